@@ -1,0 +1,49 @@
+# Sluice: the two commands are `make run` and `make test`.
+GO       ?= go
+BIN      := bin
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+PKGS     := ./...
+
+.PHONY: all build run test test-race bench bench-quick lint fuzz cpu-vs-nginx clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/sluice ./cmd/sluice
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/sluice-bench ./cmd/sluice-bench
+
+# Starts the gateway on the embedded quickstart (127.0.0.1:8080, admin 127.0.0.1:9901).
+run: build
+	$(BIN)/sluice run
+
+# Unit, integration and allocation tests, then the race detector on the
+# concurrent packages. Needs nothing but Go; tests that need redis-server or
+# nginx start them and skip when missing (unless SLUICE_REQUIRE_EXTERNAL=1).
+test: lint
+	$(GO) test -count=1 -timeout 8m $(PKGS)
+	$(GO) test -count=1 -race -timeout 8m -short ./store/... ./proxy/accesslog/... ./policy/...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+# Go micro-benchmarks with allocations; the bench harness is `make bench`.
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./proxy/ ./policy/...
+
+# Capacity run: Sluice vs nginx, HAProxy, Caddy and direct; fills BENCHMARKS.md.
+bench: build
+	bash scripts/bench-peers.sh
+	$(BIN)/sluice-bench run -preset full -gateway $(BIN)/sluice -update BENCHMARKS.md
+
+bench-quick: build
+	$(BIN)/sluice-bench run -preset quick -gateway $(BIN)/sluice
+
+# CPU time per proxied request, Sluice vs nginx, each pinned to one core.
+cpu-vs-nginx: build
+	bash scripts/cpu-vs-nginx.sh
+
+clean:
+	rm -rf $(BIN)

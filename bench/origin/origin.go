@@ -1,0 +1,207 @@
+// Package origin is the bench and test backend: a small fasthttp server on
+// loopback whose answers are steered by the request itself, so one process
+// serves every scenario and test without configuration.
+//
+//	any path        ?size=N body of N bytes (default 1024), ?status=C, ?delay=D (Go duration, at most 30s)
+//	POST /sink      reads and discards the body, answers {"bytes":N,"md5":"..."}
+//	/echo           answers a JSON description of the request it got
+//
+// Every answer carries X-Origin-Method, X-Origin-Uri and X-Origin-Request-Id so
+// tests can see what reached the origin.
+package origin
+
+import (
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// maxDelay bounds ?delay so a typo cannot hang a test run.
+const maxDelay = 30 * time.Second
+
+// maxSize bounds ?size; larger bodies are streamed in chunks, never buffered.
+const maxSize = 1 << 40
+
+// Server is a running origin. Safe for concurrent use.
+type Server struct {
+	ln       net.Listener
+	srv      *fasthttp.Server
+	requests atomic.Uint64
+	done     chan struct{}
+}
+
+// Start listens on addr (loopback only; "127.0.0.1:0" picks a free port) and serves until Close.
+func Start(addr string) (*Server, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, errors.New("origin: refusing to listen on non-loopback address " + addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return Serve(ln), nil
+}
+
+// Serve runs an origin on an existing listener (tests use in-memory listeners).
+func Serve(ln net.Listener) *Server {
+	s := &Server{ln: ln, done: make(chan struct{})}
+	s.srv = &fasthttp.Server{
+		Handler:                       s.handle,
+		Name:                          "sluice-origin",
+		NoDefaultDate:                 true,
+		NoDefaultContentType:          true,
+		DisableHeaderNamesNormalizing: false,
+		StreamRequestBody:             true,
+		MaxRequestBodySize:            1 << 20,
+		ReadBufferSize:                16 << 10,
+		IdleTimeout:                   90 * time.Second,
+	}
+	go func() {
+		_ = s.srv.Serve(ln)
+		close(s.done)
+	}()
+	return s
+}
+
+// Addr is the listening address, host:port.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is "http://" + Addr().
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Requests is how many requests the origin has answered.
+func (s *Server) Requests() uint64 { return s.requests.Load() }
+
+// Close stops the origin and closes its open connections.
+func (s *Server) Close() error {
+	err := s.srv.Shutdown()
+	<-s.done
+	return err
+}
+
+var (
+	pathSink = []byte("/sink")
+	pathEcho = []byte("/echo")
+	filler   = func() []byte {
+		b := make([]byte, 64<<10)
+		for i := range b {
+			b[i] = 'a' + byte(i%26)
+		}
+		return b
+	}()
+)
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	s.requests.Add(1)
+	h := &ctx.Response.Header
+	h.SetBytesV("X-Origin-Method", ctx.Method())
+	h.SetBytesV("X-Origin-Uri", ctx.RequestURI())
+	if id := ctx.Request.Header.Peek("X-Request-Id"); len(id) > 0 {
+		h.SetBytesV("X-Origin-Request-Id", id)
+	}
+	args := ctx.QueryArgs()
+	if d := args.Peek("delay"); len(d) > 0 {
+		if dur, err := time.ParseDuration(string(d)); err == nil && dur > 0 {
+			time.Sleep(min(dur, maxDelay))
+		}
+	}
+	path := ctx.Path()
+	switch {
+	case string(path) == string(pathSink):
+		s.sink(ctx)
+		return
+	case string(path) == string(pathEcho):
+		echo(ctx)
+		return
+	}
+	status := fasthttp.StatusOK
+	if c, err := fasthttp.ParseUint(args.Peek("status")); err == nil && c >= 100 && c <= 599 {
+		status = c
+	}
+	ctx.SetStatusCode(status)
+	size := 1024
+	if n, err := fasthttp.ParseUint(args.Peek("size")); err == nil {
+		size = min(n, maxSize)
+	}
+	h.SetContentType("application/octet-stream")
+	if size <= len(filler) {
+		ctx.Response.SetBodyRaw(filler[:size])
+		return
+	}
+	ctx.Response.SetBodyStream(&fillReader{left: int64(size)}, size)
+}
+
+// fillReader produces n filler bytes without holding them in memory.
+type fillReader struct{ left int64 }
+
+func (r *fillReader) Read(p []byte) (int, error) {
+	if r.left <= 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, filler)
+	if int64(n) > r.left {
+		n = int(r.left)
+	}
+	r.left -= int64(n)
+	return n, nil
+}
+
+func (s *Server) sink(ctx *fasthttp.RequestCtx) {
+	sum := md5.New()
+	var n int64
+	var err error
+	if st := ctx.RequestBodyStream(); st != nil {
+		n, err = io.Copy(sum, st)
+	} else {
+		var m int
+		m, err = sum.Write(ctx.PostBody())
+		n = int64(m)
+	}
+	if err != nil {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		ctx.SetBodyString(`{"error":"` + err.Error() + `"}`)
+		return
+	}
+	ctx.SetContentType("application/json")
+	digest := sum.Sum(nil)
+	ctx.SetBodyString(`{"bytes":` + strconv.FormatInt(n, 10) + `,"md5":"` + hex.EncodeToString(digest) +
+		`","md5_base64":"` + base64.StdEncoding.EncodeToString(digest) + `"}`)
+}
+
+// Echo is the JSON body /echo answers with.
+type Echo struct {
+	Method  string            `json:"method"`
+	URI     string            `json:"uri"`
+	Host    string            `json:"host"`
+	Headers map[string]string `json:"headers"`
+	Body    string            `json:"body"`
+}
+
+func echo(ctx *fasthttp.RequestCtx) {
+	e := Echo{
+		Method:  string(ctx.Method()),
+		URI:     string(ctx.RequestURI()),
+		Host:    string(ctx.Host()),
+		Headers: map[string]string{},
+		Body:    string(ctx.PostBody()),
+	}
+	for k, v := range ctx.Request.Header.All() {
+		e.Headers[string(k)] = string(v)
+	}
+	b, _ := json.Marshal(&e)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}

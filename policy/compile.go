@@ -1,0 +1,433 @@
+package policy
+
+import (
+	"net"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicegw/sluice/policy/radix"
+)
+
+// Options are the data plane's hooks into compilation.
+type Options struct {
+	// Bind attaches the data plane's upstream handle to a compiled backend.
+	// Nil leaves Upstream nil (check, routes and tests of the control plane).
+	Bind func(b *Backend) (Upstream, error)
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// methodRE is an HTTP token in upper case, the form methods are matched in.
+var methodRE = regexp.MustCompile(`^[A-Z][A-Z0-9_-]{0,31}$`)
+
+// Compile validates everything and builds an immutable Snapshot. Every error
+// found is returned at once (as Errors), each naming its key and position;
+// nothing is built from a file with any error.
+func Compile(p *Parsed, opt Options) (*Snapshot, error) {
+	c := &compiler{p: p, snap: &Snapshot{
+		File: p.File, Hash: p.Hash, Config: p.Config, LoadedAt: time.Now(),
+		hosts: map[string]*Group{}, wildcards: map[string]*Group{},
+	}}
+	c.server()
+	backends := c.backends()
+	c.groups(backends)
+	if len(c.errs) > 0 {
+		return nil, c.errs
+	}
+	if opt.Bind != nil {
+		for i, b := range c.snap.Backends {
+			if b.Mock != nil {
+				continue
+			}
+			up, err := opt.Bind(b)
+			if err != nil {
+				c.add("backends["+strconv.Itoa(i)+"]", err.Error())
+				continue
+			}
+			b.Upstream = up
+		}
+		if len(c.errs) > 0 {
+			return nil, c.errs
+		}
+	}
+	return c.snap, nil
+}
+
+type compiler struct {
+	p    *Parsed
+	snap *Snapshot
+	errs Errors
+}
+
+func (c *compiler) add(key, msg string) { c.errs = append(c.errs, c.p.errAt(key, msg)) }
+
+func (c *compiler) server() {
+	s := &c.p.Config.Server
+	out := &c.snap.Server
+	for i, addr := range s.Listen {
+		if _, err := netip.ParseAddrPort(addr); err != nil && !validHostPort(addr) {
+			c.add("server.listen["+strconv.Itoa(i)+"]", "invalid address "+strconv.Quote(addr)+": want host:port, e.g. \"127.0.0.1:8080\"")
+		}
+	}
+	if !validHostPort(s.AdminListen) {
+		c.add("server.admin_listen", "invalid address "+strconv.Quote(s.AdminListen)+": want host:port")
+	}
+	if s.AdminToken != "" {
+		tok, err := ResolveSecret(s.AdminToken)
+		if err != nil {
+			c.add("server.admin_token", err.Error())
+		}
+		out.AdminToken = tok
+	} else if validHostPort(s.AdminListen) && !isLoopbackAddr(s.AdminListen) {
+		c.add("server.admin_listen", "a non-loopback admin address requires server.admin_token")
+	}
+	if s.MaxHeaderSize < 1<<10 || s.MaxHeaderSize > 1<<20 {
+		c.add("server.max_header_size", "must be between 1KiB and 1MiB")
+	}
+	if s.StreamThreshold < 4<<10 || s.StreamThreshold > 1<<30 {
+		c.add("server.stream_threshold", "must be between 4KiB and 1GiB")
+	}
+	if s.MaxConcurrentRequests < 0 {
+		c.add("server.max_concurrent_requests", "must not be negative (0 means no limit)")
+	}
+	for i, cidr := range s.TrustedProxies {
+		pfx, err := parsePrefix(cidr)
+		if err != nil {
+			c.add("server.trusted_proxies["+strconv.Itoa(i)+"]", err.Error())
+			continue
+		}
+		c.snap.TrustedProxies = append(c.snap.TrustedProxies, pfx)
+	}
+	if d := c.p.Config.DemoOrigin.Listen; d != "" && (!validHostPort(d) || !isLoopbackAddr(d)) {
+		c.add("demo_origin.listen", "must be a loopback host:port, e.g. \"127.0.0.1:8081\"")
+	}
+	out.Listen = s.Listen
+	out.AdminListen = s.AdminListen
+	out.ReadTimeout = s.ReadTimeout.D()
+	out.WriteTimeout = s.WriteTimeout.D()
+	out.IdleTimeout = s.IdleTimeout.D()
+	out.MaxHeaderSize = int(s.MaxHeaderSize)
+	out.MaxBodySize = int64(s.MaxBodySize)
+	out.StreamThreshold = int(s.StreamThreshold)
+	out.MaxConcurrentRequests = int64(s.MaxConcurrentRequests)
+	out.ShutdownTimeout = s.ShutdownTimeout.D()
+	out.WatchConfig = *s.WatchConfig
+	out.DemoOrigin = c.p.Config.DemoOrigin.Listen
+}
+
+func validHostPort(a string) bool {
+	h, p, err := net.SplitHostPort(a)
+	if err != nil || p == "" {
+		return false
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 0 || n > 65535 {
+		return false
+	}
+	return h != "" || true
+}
+
+func isLoopbackAddr(a string) bool {
+	h, _, _ := net.SplitHostPort(a)
+	if h == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.IsLoopback()
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return p, errInvalid("CIDR", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, errInvalid("IP or CIDR", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+type simpleErr string
+
+func (e simpleErr) Error() string { return string(e) }
+
+func errInvalid(what, v string) error { return simpleErr("invalid " + what + " " + strconv.Quote(v)) }
+
+func (c *compiler) backends() map[string]*Backend {
+	byName := map[string]*Backend{}
+	for i := range c.p.Config.Backends {
+		b := &c.p.Config.Backends[i]
+		key := "backends[" + strconv.Itoa(i) + "]"
+		if !nameRE.MatchString(b.Name) {
+			c.add(key+".name", "name "+strconv.Quote(b.Name)+" must be 1-64 characters of letters, digits, '.', '_' or '-'")
+			continue
+		}
+		if _, dup := byName[b.Name]; dup {
+			c.add(key+".name", "duplicate backend name "+strconv.Quote(b.Name))
+			continue
+		}
+		cb := &Backend{Name: b.Name, PoolSize: b.PoolSize, IdleTimeout: b.IdleTimeout.D(),
+			ConnectTimeout: b.ConnectTimeout.D()}
+		switch b.HostHeader {
+		case "target":
+		case "client":
+			cb.ClientHost = true
+		default:
+			c.add(key+".host_header", "must be \"target\" or \"client\", not "+strconv.Quote(b.HostHeader))
+		}
+		if b.PoolSize < 1 || b.PoolSize > 1<<20 {
+			c.add(key+".pool_size", "must be between 1 and 1048576")
+		}
+		switch {
+		case b.Mock != nil && len(b.Targets) > 0:
+			c.add(key+".mock", "a backend has either targets or a mock, not both")
+		case b.Mock == nil && len(b.Targets) == 0:
+			c.add(key, "backend "+strconv.Quote(b.Name)+" needs targets or a mock")
+		case b.Mock != nil:
+			cb.Mock = c.mock(key+".mock", b.Mock)
+		}
+		for ti, t := range b.Targets {
+			tk := key + ".targets[" + strconv.Itoa(ti) + "]"
+			spec, msg := parseTarget(t.URL)
+			if msg != "" {
+				c.add(tk+".url", msg)
+				continue
+			}
+			if t.Weight < 1 || t.Weight > MaxTargetWeight {
+				c.add(tk+".weight", "must be between 1 and "+strconv.Itoa(MaxTargetWeight))
+				continue
+			}
+			spec.Weight = t.Weight
+			cb.Targets = append(cb.Targets, spec)
+		}
+		byName[b.Name] = cb
+		c.snap.Backends = append(c.snap.Backends, cb)
+	}
+	return byName
+}
+
+func parseTarget(raw string) (TargetSpec, string) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return TargetSpec{}, "invalid target URL " + strconv.Quote(raw) + ": want http://host:port"
+	}
+	if u.Scheme == "https" {
+		return TargetSpec{}, "https targets are not supported yet (no TLS to upstreams): " + strconv.Quote(raw)
+	}
+	if u.Scheme != "http" {
+		return TargetSpec{}, "target URL " + strconv.Quote(raw) + " must start with http://"
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil || u.Fragment != "" {
+		return TargetSpec{}, "target URL " + strconv.Quote(raw) + " must be only scheme, host and port (put paths in backend_path)"
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	return TargetSpec{URL: raw, Addr: addr, Host: u.Host}, ""
+}
+
+func (c *compiler) mock(key string, m *MockConfig) *MockAnswer {
+	if m.Status < 100 || m.Status > 599 {
+		c.add(key+".status", "must be an HTTP status between 100 and 599")
+	}
+	a := &MockAnswer{Status: m.Status, Body: []byte(m.Body)}
+	hasCT := false
+	for k, v := range m.Headers {
+		if !methodRE.MatchString(strings.ToUpper(k)) || strings.ContainsAny(v, "\r\n") {
+			c.add(key+".headers."+k, "invalid header name or value")
+			continue
+		}
+		if strings.EqualFold(k, "Content-Type") {
+			hasCT = true
+		}
+		a.Headers = append(a.Headers, [2][]byte{[]byte(k), []byte(v)})
+	}
+	if !hasCT {
+		a.Headers = append(a.Headers, [2][]byte{[]byte("Content-Type"), []byte("application/json")})
+	}
+	return a
+}
+
+func (c *compiler) groups(backends map[string]*Backend) {
+	seen := map[string]bool{}
+	for gi := range c.p.Config.Groups {
+		g := &c.p.Config.Groups[gi]
+		key := "groups[" + strconv.Itoa(gi) + "]"
+		if !nameRE.MatchString(g.Name) {
+			c.add(key+".name", "name "+strconv.Quote(g.Name)+" must be 1-64 characters of letters, digits, '.', '_' or '-'")
+		} else if seen[g.Name] {
+			c.add(key+".name", "duplicate group name "+strconv.Quote(g.Name))
+		}
+		seen[g.Name] = true
+		cg := &Group{Name: g.Name, Hosts: g.Hosts}
+		for s := range cg.routers {
+			cg.routers[s] = radix.New[*API]()
+		}
+		c.hosts(key, g, cg)
+		stageVars := [numStages]map[string]string{}
+		for name, st := range g.Stages {
+			id, ok := ParseStage([]byte(name))
+			if !ok || name == "" {
+				c.add(key+".stages."+name, "unknown stage "+strconv.Quote(name)+": want RELEASE, PRE or TEST")
+				continue
+			}
+			stageVars[id] = st.Variables
+		}
+		c.apis(key, g, cg, stageVars, backends)
+		for _, r := range cg.routers {
+			r.Freeze()
+		}
+		c.snap.Groups = append(c.snap.Groups, cg)
+	}
+}
+
+func (c *compiler) hosts(key string, g *GroupConfig, cg *Group) {
+	if len(g.Hosts) == 0 {
+		if c.snap.defaultGroup != nil {
+			c.add(key+".hosts", "group "+strconv.Quote(g.Name)+" has no hosts, but group "+
+				strconv.Quote(c.snap.defaultGroup.Name)+" is already the default group")
+			return
+		}
+		c.snap.defaultGroup = cg
+		return
+	}
+	for hi, h := range g.Hosts {
+		hk := key + ".hosts[" + strconv.Itoa(hi) + "]"
+		lh := strings.ToLower(h)
+		table, name := c.snap.hosts, lh
+		if strings.HasPrefix(lh, "*.") {
+			table, name = c.snap.wildcards, lh[1:]
+		}
+		if !validHostName(strings.TrimPrefix(lh, "*.")) {
+			c.add(hk, "invalid host "+strconv.Quote(h)+": want a name like api.example.com or *.example.com")
+			continue
+		}
+		if other, dup := table[name]; dup {
+			c.add(hk, "host "+strconv.Quote(h)+" already belongs to group "+strconv.Quote(other.Name))
+			continue
+		}
+		table[name] = cg
+	}
+}
+
+func validHostName(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+		return true
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, ch := range label {
+			if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (c *compiler) apis(gkey string, g *GroupConfig, cg *Group, stageVars [numStages]map[string]string, backends map[string]*Backend) {
+	names := map[string]bool{}
+	for ai := range g.APIs {
+		a := &g.APIs[ai]
+		key := gkey + ".apis[" + strconv.Itoa(ai) + "]"
+		nerr := len(c.errs)
+		if !nameRE.MatchString(a.Name) {
+			c.add(key+".name", "name "+strconv.Quote(a.Name)+" must be 1-64 characters of letters, digits, '.', '_' or '-'")
+		} else if names[a.Name] {
+			c.add(key+".name", "duplicate API name "+strconv.Quote(a.Name)+" in group "+strconv.Quote(g.Name))
+		}
+		names[a.Name] = true
+		if !strings.HasPrefix(a.Path, "/") {
+			c.add(key+".path", "path "+strconv.Quote(a.Path)+" must start with '/'")
+		}
+		params, catchAll, err := templateParams(a.Path)
+		if err != nil {
+			c.add(key+".path", err.Error())
+		}
+		for mi, m := range a.Methods {
+			if m != "*" && !methodRE.MatchString(m) {
+				c.add(key+".methods["+strconv.Itoa(mi)+"]", "invalid method "+strconv.Quote(m)+": want an upper-case token like GET, or \"*\"")
+			}
+		}
+		if a.Timeout.D() > MaxAPITimeout {
+			c.add(key+".timeout", "timeout "+a.Timeout.D().String()+" is over the 30s maximum")
+		}
+		if a.Backend == "" {
+			c.add(key+".backend", "backend is required")
+		}
+		var stages []StageID
+		for si, s := range a.Stages {
+			id, ok := ParseStage([]byte(s))
+			if !ok || s == "" {
+				c.add(key+".stages["+strconv.Itoa(si)+"]", "unknown stage "+strconv.Quote(s)+": want RELEASE, PRE or TEST")
+				continue
+			}
+			stages = append(stages, id)
+		}
+		if len(c.errs) > nerr {
+			continue
+		}
+		for _, st := range stages {
+			c.api(key, a, cg, st, stageVars[st], params, catchAll, backends)
+		}
+	}
+}
+
+func (c *compiler) api(key string, a *APIConfig, cg *Group, st StageID, vars map[string]string,
+	params []string, catchAll []bool, backends map[string]*Backend) {
+	bname, missing := substituteVars(a.Backend, vars)
+	if len(missing) > 0 {
+		c.add(key+".backend", "stage variable "+quoteList(missing)+" is not defined in stage "+st.String()+
+			" (add it under [groups.stages."+st.String()+".variables])")
+		return
+	}
+	b, ok := backends[bname]
+	if !ok {
+		c.add(key+".backend", "unknown backend "+strconv.Quote(bname)+" (stage "+st.String()+")")
+		return
+	}
+	api := &API{Group: cg, Name: a.Name, Stage: st, Path: a.Path, Methods: a.Methods, Backend: b, Timeout: a.Timeout.D()}
+	if a.BackendPath != "" {
+		bp, missing := substituteVars(a.BackendPath, vars)
+		if len(missing) > 0 {
+			c.add(key+".backend_path", "stage variable "+quoteList(missing)+" is not defined in stage "+st.String())
+			return
+		}
+		tpl, err := compileBackendPath(bp, params, catchAll)
+		if err != nil {
+			c.add(key+".backend_path", "backend_path "+strconv.Quote(a.BackendPath)+": "+err.Error())
+			return
+		}
+		api.BackendPath = tpl
+	}
+	for _, m := range a.Methods {
+		if err := cg.routers[st].Add(m, a.Path, api); err != nil {
+			c.add(key+".path", err.Error()+" (stage "+st.String()+")")
+			return
+		}
+	}
+	api.Stats = newAPIStats(cg.Name, a.Name, st)
+	c.snap.APIs = append(c.snap.APIs, api)
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,90 @@
+package policy
+
+import "time"
+
+// Defaults, in one place. configs/reference.toml states the same values.
+const (
+	DefaultListen          = "127.0.0.1:8080"
+	DefaultAdminListen     = "127.0.0.1:9901"
+	DefaultReadTimeout     = 30 * time.Second
+	DefaultWriteTimeout    = 30 * time.Second
+	DefaultIdleTimeout     = 60 * time.Second
+	DefaultMaxHeaderSize   = 16 << 10
+	DefaultMaxBodySize     = 10 << 20
+	DefaultStreamThreshold = 1 << 20
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultAPITimeout      = 9 * time.Second
+	MaxAPITimeout          = 30 * time.Second
+	DefaultPoolSize        = 512
+	DefaultUpstreamIdle    = 60 * time.Second
+	DefaultConnectTimeout  = 3 * time.Second
+	DefaultMockStatus      = 200
+	MaxTargetWeight        = 1000
+)
+
+// applyDefaults fills every zero value that has a default. Validation runs
+// after it, so validation sees exactly what will be compiled.
+func applyDefaults(c *Config) {
+	s := &c.Server
+	if len(s.Listen) == 0 {
+		s.Listen = []string{DefaultListen}
+	}
+	if s.AdminListen == "" {
+		s.AdminListen = DefaultAdminListen
+	}
+	setDur(&s.ReadTimeout, DefaultReadTimeout)
+	setDur(&s.WriteTimeout, DefaultWriteTimeout)
+	setDur(&s.IdleTimeout, DefaultIdleTimeout)
+	setDur(&s.ShutdownTimeout, DefaultShutdownTimeout)
+	setSize(&s.MaxHeaderSize, DefaultMaxHeaderSize)
+	setSize(&s.MaxBodySize, DefaultMaxBodySize)
+	setSize(&s.StreamThreshold, DefaultStreamThreshold)
+	if s.WatchConfig == nil {
+		on := true
+		s.WatchConfig = &on
+	}
+	for gi := range c.Groups {
+		g := &c.Groups[gi]
+		for ai := range g.APIs {
+			a := &g.APIs[ai]
+			if len(a.Methods) == 0 {
+				a.Methods = []string{"*"}
+			}
+			if len(a.Stages) == 0 {
+				a.Stages = []string{"RELEASE", "PRE", "TEST"}
+			}
+			setDur(&a.Timeout, DefaultAPITimeout)
+		}
+	}
+	for bi := range c.Backends {
+		b := &c.Backends[bi]
+		if b.PoolSize == 0 {
+			b.PoolSize = DefaultPoolSize
+		}
+		setDur(&b.IdleTimeout, DefaultUpstreamIdle)
+		setDur(&b.ConnectTimeout, DefaultConnectTimeout)
+		if b.HostHeader == "" {
+			b.HostHeader = "target"
+		}
+		for ti := range b.Targets {
+			if b.Targets[ti].Weight == 0 {
+				b.Targets[ti].Weight = 1
+			}
+		}
+		if b.Mock != nil && b.Mock.Status == 0 {
+			b.Mock.Status = DefaultMockStatus
+		}
+	}
+}
+
+func setDur(d *Duration, def time.Duration) {
+	if *d == 0 {
+		*d = Duration(def)
+	}
+}
+
+func setSize(s *Size, def int64) {
+	if *s == 0 {
+		*s = Size(def)
+	}
+}

@@ -1,0 +1,223 @@
+package policy
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/sluicegw/sluice/policy/radix"
+	"github.com/valyala/fasthttp"
+)
+
+// StageID is a compiled stage name.
+type StageID uint8
+
+// The stages every group has. A request picks one with X-Ca-Stage.
+const (
+	StageRelease StageID = iota
+	StagePre
+	StageTest
+	numStages
+)
+
+var stageNames = [numStages]string{"RELEASE", "PRE", "TEST"}
+
+// String is the stage's name as written in config and X-Ca-Stage.
+func (s StageID) String() string { return stageNames[s] }
+
+// ParseStage maps an X-Ca-Stage value to a stage; empty means RELEASE.
+func ParseStage(b []byte) (StageID, bool) {
+	switch string(b) {
+	case "", "RELEASE":
+		return StageRelease, true
+	case "PRE":
+		return StagePre, true
+	case "TEST":
+		return StageTest, true
+	}
+	return 0, false
+}
+
+// Snapshot is one compiled configuration. It is immutable once Compile
+// returns and is shared by every request that loaded it; a reload builds a new
+// one beside it. Safe for concurrent use.
+type Snapshot struct {
+	File     string
+	Hash     string
+	Version  uint64 // set by the publisher before it is stored
+	LoadedAt time.Time
+	Config   *Config // as decoded with defaults; treat as read-only
+
+	Server         ServerSettings
+	Groups         []*Group
+	Backends       []*Backend
+	APIs           []*API // every compiled (API, stage) pair
+	TrustedProxies []netip.Prefix
+
+	hosts        map[string]*Group // exact host, lower case, no port
+	wildcards    map[string]*Group // ".example.com" for "*.example.com"
+	defaultGroup *Group
+}
+
+// ServerSettings is the compiled [server] table.
+type ServerSettings struct {
+	Listen                []string
+	AdminListen           string
+	AdminToken            []byte // resolved secret; never printed
+	ReadTimeout           time.Duration
+	WriteTimeout          time.Duration
+	IdleTimeout           time.Duration
+	MaxHeaderSize         int
+	MaxBodySize           int64
+	StreamThreshold       int
+	MaxConcurrentRequests int64
+	ShutdownTimeout       time.Duration
+	WatchConfig           bool
+	DemoOrigin            string
+}
+
+// Group is a compiled API group: one router per stage.
+type Group struct {
+	Name    string
+	Hosts   []string
+	routers [numStages]*radix.Tree[*API]
+}
+
+// Router is the group's route table for a stage.
+func (g *Group) Router(s StageID) *radix.Tree[*API] { return g.routers[s] }
+
+// API is one API compiled for one stage, with everything it needs resolved:
+// the request path costs no name lookups.
+type API struct {
+	Group       *Group
+	Name        string
+	Stage       StageID
+	Path        string
+	Methods     []string
+	Backend     *Backend
+	BackendPath *PathTemplate // nil forwards the request path as matched
+	Timeout     time.Duration
+	Stats       *APIStats
+}
+
+// Backend is a compiled backend. Upstream is bound by the data plane when the
+// snapshot is compiled and is the handle to pools that outlive the snapshot.
+type Backend struct {
+	Name           string
+	Targets        []TargetSpec
+	PoolSize       int
+	IdleTimeout    time.Duration
+	ConnectTimeout time.Duration
+	ClientHost     bool // pass the client's Host header instead of the target's
+	Mock           *MockAnswer
+	Upstream       Upstream
+}
+
+// TargetSpec is one upstream server.
+type TargetSpec struct {
+	URL    string
+	Addr   string // host:port to dial
+	Host   string // Host header value when the backend sends the target's
+	Weight int
+}
+
+// MockAnswer is a precomputed fixed answer.
+type MockAnswer struct {
+	Status  int
+	Headers [][2][]byte
+	Body    []byte
+}
+
+// Upstream sends a request to one of a backend's targets. The proxy package
+// implements it; it is declared here so a compiled API can hold it directly.
+type Upstream interface {
+	// Do forwards req and fills resp, moving to the next target when a
+	// connection cannot be made. It returns the index of the target that
+	// answered (or was last tried) and the error.
+	Do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) (target int, err error)
+}
+
+// MatchResult says how a request related to the route tables.
+type MatchResult uint8
+
+// Match outcomes.
+const (
+	Matched MatchResult = iota
+	NoRoute
+	WrongMethod
+)
+
+// Match finds the API for a request. host is the Host header as received
+// (port and case are ignored). On WrongMethod, allow is the Allow header.
+func (s *Snapshot) Match(host []byte, stage StageID, method, path []byte, ps *radix.Params) (*API, string, MatchResult) {
+	g := s.groupFor(host)
+	if g == nil {
+		return nil, "", NoRoute
+	}
+	api, found, allow := g.routers[stage].Lookup(method, path, ps)
+	if found {
+		return api, "", Matched
+	}
+	if allow != "" {
+		return nil, allow, WrongMethod
+	}
+	return nil, "", NoRoute
+}
+
+// groupFor picks the group owning host: exact name, then one-label wildcard,
+// then the default group.
+func (s *Snapshot) groupFor(host []byte) *Group {
+	var buf [256]byte
+	h := normalizeHost(buf[:0], host)
+	if len(h) > 0 && len(h) < len(buf) {
+		if g, ok := s.hosts[string(h)]; ok {
+			return g
+		}
+		if len(s.wildcards) > 0 {
+			for i, c := range h {
+				if c == '.' {
+					if g, ok := s.wildcards[string(h[i:])]; ok {
+						return g
+					}
+					break
+				}
+			}
+		}
+	}
+	return s.defaultGroup
+}
+
+// normalizeHost lower-cases host and drops a port, appending to dst.
+func normalizeHost(dst, host []byte) []byte {
+	end := len(host)
+	if len(host) > 0 && host[0] == '[' {
+		for i, c := range host {
+			if c == ']' {
+				end = i + 1
+				break
+			}
+		}
+	} else {
+		for i := len(host) - 1; i >= 0; i-- {
+			if host[i] == ':' {
+				end = i
+				break
+			}
+			if host[i] < '0' || host[i] > '9' {
+				break
+			}
+		}
+	}
+	if end > cap(dst) {
+		return dst[:0]
+	}
+	for _, c := range host[:end] {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	if n := len(dst); n > 0 && dst[n-1] == '.' {
+		dst = dst[:n-1]
+	}
+	return dst
+}

@@ -1,0 +1,212 @@
+package proxy
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/sluicegw/sluice/policy"
+	"github.com/sluicegw/sluice/policy/radix"
+	"github.com/valyala/fasthttp"
+)
+
+// reqState is what one request carries through the pipeline. It lives on the
+// handler's stack; nothing in it outlives the request.
+type reqState struct {
+	snap      *policy.Snapshot
+	api       *policy.API
+	start     time.Time
+	peer      netip.Addr
+	client    netip.Addr
+	params    radix.Params
+	idLen     int
+	id        [maxRequestIDLen]byte
+	stage     policy.StageID
+	target    int
+	errCode   string
+	scratch   [512]byte
+}
+
+func (st *reqState) requestID() []byte { return st.id[:st.idLen] }
+
+// handle is the request pipeline. Its steps run in this fixed order, and an
+// API runs only the steps it configures (DESIGN.md, "The request's way
+// through"); operators cannot reorder them, so one config always enforces
+// the same way:
+//
+//	0 framing, request id, stage, route        400 / 404 / 405 / 413 / 503
+//	1 IP access control                        403
+//	2 CORS preflight                           answered here, never reaches auth or backend
+//	3 authentication                           401 / 403
+//	4 throttling                               429 + Retry-After
+//	5 parameter validation                     400 / 413
+//	6 request transformation
+//	7 response cache lookup                    a HIT ends here
+//	8 forward to upstream (or mock)            502 / 503 / 504
+//
+// and on the way back, in reverse: response transformation, cache store, CORS
+// headers; last, one access-log record and the metrics.
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	var st reqState
+	st.start = time.Now()
+	st.snap = s.current.Load()
+	st.target = -1
+
+	inflightAll.Add(1)
+	n := s.inflight.Add(1)
+	defer func() {
+		s.inflight.Add(-1)
+		inflightAll.Add(-1)
+	}()
+
+	s.requestID(ctx, &st)
+	if reason := checkFraming(ctx.Request.Header.RawHeaders()); reason != "" {
+		rejectedFraming.Inc()
+		s.reject(ctx, &st, fasthttp.StatusBadRequest, CodeMalformedRequest, "ambiguous request framing: "+reason)
+		ctx.SetConnectionClose()
+		return
+	}
+	if max := st.snap.Server.MaxConcurrentRequests; max > 0 && n > max {
+		rejectedOverload.Inc()
+		s.reject(ctx, &st, fasthttp.StatusServiceUnavailable, CodeOverloaded, "too many concurrent requests")
+		return
+	}
+	stage, ok := policy.ParseStage(ctx.Request.Header.Peek("X-Ca-Stage"))
+	if !ok {
+		s.reject(ctx, &st, fasthttp.StatusBadRequest, CodeUnknownStage, "unknown X-Ca-Stage: want RELEASE, PRE or TEST")
+		return
+	}
+	st.stage = stage
+	path := ctx.Path()
+	api, allow, res := st.snap.Match(ctx.Host(), stage, ctx.Method(), path, &st.params)
+	switch res {
+	case policy.NoRoute:
+		s.reject(ctx, &st, fasthttp.StatusNotFound, CodeNotFound, "no API matches this path in stage "+stage.String())
+		return
+	case policy.WrongMethod:
+		s.reject(ctx, &st, fasthttp.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed for this path")
+		ctx.Response.Header.Set(fasthttp.HeaderAllow, allow)
+		return
+	}
+	st.api = api
+	if cl := ctx.Request.Header.ContentLength(); int64(cl) > st.snap.Server.MaxBodySize ||
+		(cl == -1 && !ctx.Request.IsBodyStream() && int64(len(ctx.Request.Body())) > st.snap.Server.MaxBodySize) {
+		rejectedBodySize.Inc()
+		s.finish(ctx, &st, fasthttp.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body is larger than the limit")
+		ctx.SetConnectionClose() // the unread body must not be parsed as the next request
+		return
+	}
+	st.peer = peerAddr(ctx)
+	st.client = clientIP(st.peer, &ctx.Request.Header, st.snap.TrustedProxies)
+
+	if m := api.Backend.Mock; m != nil {
+		answerMock(ctx, m)
+	} else if !s.forward(ctx, &st, path) {
+		return
+	}
+	ctx.Response.Header.SetBytesV(headerRequestID, st.requestID())
+	api.Stats.Count(ctx.Response.StatusCode())
+}
+
+// requestID keeps the client's X-Request-Id when it is a short safe token and
+// makes one otherwise; either way it is sent upstream and echoed.
+func (s *Server) requestID(ctx *fasthttp.RequestCtx, st *reqState) {
+	id := ctx.Request.Header.Peek(headerRequestID)
+	if validRequestID(id) {
+		st.idLen = copy(st.id[:], id)
+		return
+	}
+	st.idLen = len(appendRequestID(st.id[:0]))
+	ctx.Request.Header.SetBytesV(headerRequestID, st.requestID())
+}
+
+// reject answers a request that matched no API (or failed before routing).
+func (s *Server) reject(ctx *fasthttp.RequestCtx, st *reqState, status int, code, msg string) {
+	unmatchedRequests.Inc()
+	writeError(ctx, status, code, msg, st.requestID())
+	st.errCode = code
+}
+
+// finish answers a matched API's request with an error and counts it.
+func (s *Server) finish(ctx *fasthttp.RequestCtx, st *reqState, status int, code, msg string) {
+	writeError(ctx, status, code, msg, st.requestID())
+	st.errCode = code
+	st.api.Stats.Count(status)
+}
+
+// forward sends the request upstream and leaves the upstream's answer in
+// ctx.Response. It returns false when it already answered with an error.
+func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState, path []byte) bool {
+	req := &ctx.Request
+	host := ctx.Host()
+	st.scratch[0] = 0
+	xff := setForwarded(&req.Header, st.peer, host, st.scratch[:0])
+	_ = xff
+	clientClose := stripRequestHopByHop(&req.Header)
+	req.Header.Del("Expect")
+
+	api := st.api
+	if api.BackendPath != nil {
+		uri := api.BackendPath.AppendExpand(st.scratch[:0], &st.params, path, ctx.URI().QueryString())
+		req.SetRequestURIBytes(uri)
+	} else {
+		req.SetRequestURIBytes(ctx.URI().RequestURI())
+	}
+	target, err := api.Backend.Upstream.Do(req, &ctx.Response, api.Timeout)
+	st.target = target
+	if err != nil {
+		status, code, msg := upstreamError(err)
+		s.finish(ctx, st, status, code, msg)
+		if clientClose {
+			ctx.SetConnectionClose()
+		}
+		return false
+	}
+	stripResponseHopByHop(&ctx.Response.Header)
+	if clientClose {
+		ctx.Response.SetConnectionClose()
+	}
+	return true
+}
+
+// upstreamError maps a forwarding failure to the client's status.
+func upstreamError(err error) (int, string, string) {
+	switch {
+	case errors.Is(err, fasthttp.ErrTimeout) || isTimeout(err):
+		upstreamErrTimeout.Inc()
+		return fasthttp.StatusGatewayTimeout, CodeGatewayTimeout, "the upstream did not answer in time"
+	case errors.Is(err, fasthttp.ErrNoFreeConns):
+		upstreamErrNoConn.Inc()
+		return fasthttp.StatusServiceUnavailable, CodeNoTargetAvailable, "no upstream connection available"
+	case isDialError(err):
+		upstreamErrConnect.Inc()
+		return fasthttp.StatusBadGateway, CodeBadGateway, "no upstream target accepted the connection"
+	default:
+		upstreamErrReset.Inc()
+		return fasthttp.StatusBadGateway, CodeBadGateway, "the upstream closed or reset the connection"
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func answerMock(ctx *fasthttp.RequestCtx, m *policy.MockAnswer) {
+	ctx.Response.SetStatusCode(m.Status)
+	for _, h := range m.Headers {
+		ctx.Response.Header.SetBytesKV(h[0], h[1])
+	}
+	ctx.Response.SetBodyRaw(m.Body)
+}
+
+// peerAddr is the socket peer's address without allocating.
+func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+	switch a := ctx.RemoteAddr().(type) {
+	case *net.TCPAddr:
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	}
+	return netip.IPv4Unspecified()
+}

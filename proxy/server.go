@@ -1,0 +1,201 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sluicegw/sluice/policy"
+	"github.com/valyala/fasthttp"
+)
+
+// Options configure a Server beyond what the config file says.
+type Options struct {
+	// Dial replaces the upstream dialer (tests dial in-memory pipes). Nil dials TCP.
+	Dial DialFunc
+	// Logger receives operational messages (reloads, listener errors). Nil discards.
+	Logger *slog.Logger
+}
+
+// Server is the data plane: the client-facing fasthttp server, the current
+// snapshot and the upstream pools that outlive snapshots. Safe for
+// concurrent use.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	current  atomic.Pointer[policy.Snapshot]
+	version  atomic.Uint64
+	ups      *upstreams
+	inflight atomic.Int64
+
+	mu        sync.Mutex // guards publishing and the fields below
+	http      *fasthttp.Server
+	listeners []net.Listener
+	serving   atomic.Int32 // listeners currently accepting
+	reloadMu  sync.Mutex
+}
+
+// New returns a Server with no snapshot; Publish one before serving.
+func New(opts Options) *Server {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Server{opts: opts, log: log, ups: newUpstreams(opts.Dial)}
+}
+
+// Compile compiles parsed config into a snapshot bound to this server's
+// upstream pools, without publishing it.
+func (s *Server) Compile(p *policy.Parsed) (*policy.Snapshot, error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	s.ups.begin(int(p.Config.Server.StreamThreshold))
+	snap, err := policy.Compile(p, policy.Options{Bind: s.ups.bind})
+	if err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+// Publish makes snap the snapshot new requests see. Requests already running
+// finish on the snapshot they loaded.
+func (s *Server) Publish(snap *policy.Snapshot) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	snap.Version = s.version.Add(1)
+	s.current.Store(snap)
+	s.ups.end()
+}
+
+// Load compiles and publishes in one step.
+func (s *Server) Load(p *policy.Parsed) (*policy.Snapshot, error) {
+	snap, err := s.Compile(p)
+	if err != nil {
+		return nil, err
+	}
+	s.Publish(snap)
+	return snap, nil
+}
+
+// Snapshot is the snapshot new requests see (nil before the first Publish).
+func (s *Server) Snapshot() *policy.Snapshot { return s.current.Load() }
+
+// Handler is the pipeline as a fasthttp handler (benchmarks drive it directly).
+func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
+
+// httpServer builds the fasthttp server from the first snapshot's [server]
+// settings; changing them later needs a restart.
+func (s *Server) httpServer() *fasthttp.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.http != nil {
+		return s.http
+	}
+	snap := s.current.Load()
+	if snap == nil {
+		panic("BUG: serving before a snapshot was published")
+	}
+	cfg := snap.Server
+	s.http = &fasthttp.Server{
+		Handler:                       s.handle,
+		ErrorHandler:                  s.parseError,
+		NoDefaultServerHeader:         true,
+		NoDefaultContentType:          true,
+		ReadTimeout:                   cfg.ReadTimeout,
+		WriteTimeout:                  cfg.WriteTimeout,
+		IdleTimeout:                   cfg.IdleTimeout,
+		ReadBufferSize:                cfg.MaxHeaderSize,
+		WriteBufferSize:               16 << 10,
+		MaxRequestBodySize:            cfg.StreamThreshold,
+		StreamRequestBody:             true,
+		DisablePreParseMultipartForm:  true,
+		CloseOnShutdown:               true,
+		TCPKeepalive:                  true,
+		Concurrency:                   1 << 20,
+		Logger:                        quietLogger{s.log},
+		SecureErrorLogMessage:         true,
+		DisableHeaderNamesNormalizing: false,
+	}
+	return s.http
+}
+
+// parseError answers requests fasthttp could not parse with the JSON error
+// shape; fasthttp closes the connection afterwards.
+func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
+	rejectedParse.Inc()
+	var id [40]byte
+	rid := appendRequestID(id[:0])
+	var small *fasthttp.ErrSmallBuffer
+	var ne net.Error
+	switch {
+	case errors.As(err, &small):
+		writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, CodeHeaderTooLarge, "request header fields too large", rid)
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body is larger than the limit", rid)
+	case errors.As(err, &ne) && ne.Timeout():
+		writeError(ctx, fasthttp.StatusRequestTimeout, CodeRequestTimeout, "request not received in time", rid)
+	default:
+		writeError(ctx, fasthttp.StatusBadRequest, CodeMalformedRequest, "malformed HTTP request", rid)
+	}
+}
+
+// Serve accepts client connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	srv := s.httpServer()
+	s.mu.Lock()
+	s.listeners = append(s.listeners, ln)
+	s.mu.Unlock()
+	s.serving.Add(1)
+	defer s.serving.Add(-1)
+	return srv.Serve(ln)
+}
+
+// Listen opens the snapshot's listen addresses.
+func (s *Server) Listen() ([]net.Listener, error) {
+	snap := s.current.Load()
+	var lns []net.Listener
+	for _, addr := range snap.Server.Listen {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				_ = l.Close()
+			}
+			return nil, err
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}
+
+// Ready reports whether a snapshot is loaded and at least one listener accepts.
+func (s *Server) Ready() bool { return s.current.Load() != nil && s.serving.Load() > 0 }
+
+// Shutdown stops accepting, waits for in-flight requests until ctx ends,
+// then closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	srv := s.http
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	return srv.ShutdownWithContext(ctx)
+}
+
+// InFlight is the number of requests being handled now.
+func (s *Server) InFlight() int64 { return s.inflight.Load() }
+
+// quietLogger routes fasthttp's own log lines to slog at debug level: they
+// are per-connection noise (client resets) an operator rarely needs.
+type quietLogger struct{ l *slog.Logger }
+
+func (q quietLogger) Printf(format string, args ...any) {
+	if q.l.Enabled(context.Background(), slog.LevelDebug) {
+		q.l.Debug("fasthttp", "msg", sprintf(format, args...))
+	}
+}
+

@@ -1,0 +1,78 @@
+package proxy
+
+import (
+	"io"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// bodyStream carries a large, chunked or close-delimited upstream body to
+// the client without holding it in memory. fasthttp's own streaming reader
+// (fixed length and chunked decoding) sits in holder; when the body has been
+// read to its end the connection goes back to the pool, and when the client
+// went away first it is closed. Pooled; one per streaming answer.
+type bodyStream struct {
+	pool       *targetPool
+	conn       *upConn
+	holder     fasthttp.Response
+	src        io.Reader
+	timeout    time.Duration
+	done       bool
+	closeAfter bool
+}
+
+var bodyStreamPool = sync.Pool{New: func() any { return &bodyStream{} }}
+
+func (p *targetPool) streamBody(c *upConn, resp *fasthttp.Response, cl int, closeAfter bool) error {
+	bs := bodyStreamPool.Get().(*bodyStream)
+	bs.pool, bs.conn, bs.done = p, c, false
+	bs.closeAfter = closeAfter || cl == -2 // a close-delimited body ends with the connection
+	bs.timeout = p.idleTimeout
+	resp.Header.CopyTo(&bs.holder.Header)
+	bs.holder.StreamBody = true
+	if err := bs.holder.ReadBody(c.br, 0); err != nil {
+		bs.release(true)
+		return err
+	}
+	bs.src = bs.holder.BodyStream()
+	size := cl
+	if size < 0 {
+		size = -1
+	}
+	resp.SetBodyStream(bs, size)
+	return nil
+}
+
+// Read refreshes the upstream read deadline on every call: a stream may run
+// long, but an upstream that stops sending for the idle timeout is cut.
+func (bs *bodyStream) Read(p []byte) (int, error) {
+	if bs.src == nil {
+		return 0, io.EOF
+	}
+	_ = bs.conn.c.SetReadDeadline(time.Now().Add(bs.timeout))
+	n, err := bs.src.Read(p)
+	if err == io.EOF {
+		bs.done = true
+	}
+	return n, err
+}
+
+// Close is called by fasthttp once the answer was written (or abandoned).
+func (bs *bodyStream) Close() error {
+	bs.release(!bs.done || bs.closeAfter)
+	return nil
+}
+
+func (bs *bodyStream) release(discard bool) {
+	_ = bs.holder.CloseBodyStream()
+	bs.holder.Reset()
+	if discard {
+		bs.pool.discard(bs.conn)
+	} else {
+		bs.pool.finish(bs.conn, false)
+	}
+	bs.pool, bs.conn, bs.src = nil, nil, nil
+	bodyStreamPool.Put(bs)
+}
