@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -32,10 +33,15 @@ func Compile(p *Parsed, opt Options) (*Snapshot, error) {
 		File: p.File, Hash: p.Hash, Config: p.Config, LoadedAt: time.Now(),
 		hosts: map[string]*Group{}, wildcards: map[string]*Group{},
 	}}
+	c.errs = append(c.errs, p.unknown...)
 	c.server()
 	backends := c.backends()
 	c.groups(backends)
 	if len(c.errs) > 0 {
+		sort.SliceStable(c.errs, func(i, j int) bool {
+			a, b := c.errs[i], c.errs[j]
+			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+		})
 		return nil, c.errs
 	}
 	if opt.Bind != nil {
@@ -61,9 +67,23 @@ type compiler struct {
 	p    *Parsed
 	snap *Snapshot
 	errs Errors
+	once map[string]bool
 }
 
 func (c *compiler) add(key, msg string) { c.errs = append(c.errs, c.p.errAt(key, msg)) }
+
+// addOnce reports a per-stage error only for the first stage that hits it:
+// the same mistake compiled three times is one mistake.
+func (c *compiler) addOnce(key, msg string) {
+	if c.once == nil {
+		c.once = map[string]bool{}
+	}
+	if c.once[key] {
+		return
+	}
+	c.once[key] = true
+	c.add(key, msg)
+}
 
 func (c *compiler) server() {
 	s := &c.p.Config.Server
@@ -363,9 +383,6 @@ func (c *compiler) apis(gkey string, g *GroupConfig, cg *Group, stageVars [numSt
 				c.add(key+".methods["+strconv.Itoa(mi)+"]", "invalid method "+strconv.Quote(m)+": want an upper-case token like GET, or \"*\"")
 			}
 		}
-		if a.Timeout.D() > MaxAPITimeout {
-			c.add(key+".timeout", "timeout "+a.Timeout.D().String()+" is over the 30s maximum")
-		}
 		if a.Backend == "" {
 			c.add(key+".backend", "backend is required")
 		}
@@ -378,7 +395,13 @@ func (c *compiler) apis(gkey string, g *GroupConfig, cg *Group, stageVars [numSt
 			}
 			stages = append(stages, id)
 		}
-		if len(c.errs) > nerr {
+		blocked := len(c.errs) > nerr
+		// The timeout does not stop the backend checks below: one run of
+		// check should name every mistake it can.
+		if a.Timeout.D() > MaxAPITimeout {
+			c.add(key+".timeout", "timeout "+a.Timeout.D().String()+" is over the 30s maximum")
+		}
+		if blocked {
 			continue
 		}
 		for _, st := range stages {
@@ -391,32 +414,32 @@ func (c *compiler) api(key string, a *APIConfig, cg *Group, st StageID, vars map
 	params []string, catchAll []bool, backends map[string]*Backend) {
 	bname, missing := substituteVars(a.Backend, vars)
 	if len(missing) > 0 {
-		c.add(key+".backend", "stage variable "+quoteList(missing)+" is not defined in stage "+st.String()+
+		c.addOnce(key+".backend", "stage variable "+quoteList(missing)+" is not defined in stage "+st.String()+
 			" (add it under [groups.stages."+st.String()+".variables])")
 		return
 	}
 	b, ok := backends[bname]
 	if !ok {
-		c.add(key+".backend", "unknown backend "+strconv.Quote(bname)+" (stage "+st.String()+")")
+		c.addOnce(key+".backend", "unknown backend "+strconv.Quote(bname))
 		return
 	}
 	api := &API{Group: cg, Name: a.Name, Stage: st, Path: a.Path, Methods: a.Methods, Backend: b, Timeout: a.Timeout.D()}
 	if a.BackendPath != "" {
 		bp, missing := substituteVars(a.BackendPath, vars)
 		if len(missing) > 0 {
-			c.add(key+".backend_path", "stage variable "+quoteList(missing)+" is not defined in stage "+st.String())
+			c.addOnce(key+".backend_path", "stage variable "+quoteList(missing)+" is not defined in stage "+st.String())
 			return
 		}
 		tpl, err := compileBackendPath(bp, params, catchAll)
 		if err != nil {
-			c.add(key+".backend_path", "backend_path "+strconv.Quote(a.BackendPath)+": "+err.Error())
+			c.addOnce(key+".backend_path", "backend_path "+strconv.Quote(a.BackendPath)+": "+err.Error())
 			return
 		}
 		api.BackendPath = tpl
 	}
 	for _, m := range a.Methods {
 		if err := cg.routers[st].Add(m, a.Path, api); err != nil {
-			c.add(key+".path", err.Error()+" (stage "+st.String()+")")
+			c.addOnce(key+".path", err.Error())
 			return
 		}
 	}

@@ -17,6 +17,9 @@ type Parsed struct {
 	Config *Config
 	Hash   string // hex SHA-256 of the file's bytes
 	pos    *positions
+	// unknown holds unknown-key errors. The strict decoder still fills every
+	// known key, so Compile reports these together with everything else.
+	unknown Errors
 }
 
 // errAt builds an Error for key, placed where the key was written.
@@ -37,16 +40,20 @@ func ReadFile(path string) (*Parsed, error) {
 	return Parse(path, data)
 }
 
-// Parse decodes data strictly: unknown keys and type mismatches are errors
-// naming their line and column. It then fills defaults. It does not validate;
-// Compile does.
+// Parse decodes data strictly: syntax errors and type mismatches are
+// returned at once, naming their line and column; unknown keys are kept and
+// reported by Compile beside every other mistake. It then fills defaults.
 func Parse(file string, data []byte) (*Parsed, error) {
 	sum := sha256.Sum256(data)
 	p := &Parsed{File: file, Config: &Config{}, Hash: hex.EncodeToString(sum[:])}
 	dec := toml.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(p.Config); err != nil {
-		return nil, decodeErrors(file, err)
+		var strict *toml.StrictMissingError
+		if !errors.As(err, &strict) {
+			return nil, decodeErrors(file, err)
+		}
+		p.unknown = decodeErrors(file, err).(Errors)
 	}
 	p.pos = indexPositions(data)
 	applyDefaults(p.Config)

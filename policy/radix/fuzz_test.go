@@ -62,7 +62,7 @@ func FuzzTemplate(f *testing.F) {
 			return
 		}
 		tr.Freeze()
-		segs, err := parseTemplate(tpl)
+		segs, err := parseTemplate(tpl, nil)
 		if err != nil {
 			t.Fatalf("Add accepted %q but parseTemplate fails: %v", tpl, err)
 		}
@@ -157,7 +157,7 @@ func FuzzLookup(f *testing.F) {
 				t.Fatalf("param %d span [%d,%d) outside path of %d bytes", i, s, e, len(path))
 			}
 		}
-		segs, err := parseTemplate(tpl)
+		segs, err := parseTemplate(tpl, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -211,8 +211,8 @@ func explain(t *testing.T, routes []tRoute, method, path string, ours outcome) s
 // priorityLess orders two templates by the kind of their first differing segment: static, regex
 // parameter, plain parameter, catch-all.
 func priorityLess(a, b string) bool {
-	sa, err1 := parseTemplate(a)
-	sb, err2 := parseTemplate(b)
+	sa, err1 := parseTemplate(a, nil)
+	sb, err2 := parseTemplate(b, nil)
 	if err1 != nil || err2 != nil {
 		return false
 	}

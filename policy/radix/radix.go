@@ -35,7 +35,8 @@ type Route[T any] struct {
 // read-only and safe for concurrent Lookup without locks. Add and Freeze are not safe for concurrent use.
 type Tree[T any] struct {
 	routes  []Route[T]
-	shapes  map[string]int // method + "\x00" + shapeKey -> route index
+	shapes  map[string]int         // method + "\x00" + shapeKey -> route index
+	regexes map[string]*segMatcher // build time: pattern -> compiled matcher
 	roots   map[string]*node
 	frozen  bool
 	methods []string // sorted, without "*"; index = bit in Allow masks
@@ -47,7 +48,7 @@ type Tree[T any] struct {
 
 // New returns an empty tree.
 func New[T any]() *Tree[T] {
-	return &Tree[T]{shapes: make(map[string]int), roots: make(map[string]*node)}
+	return &Tree[T]{shapes: make(map[string]int), roots: make(map[string]*node), regexes: make(map[string]*segMatcher)}
 }
 
 // Add registers value for method (upper-case token, e.g. "GET"; "*" = any method) and template.
@@ -63,7 +64,7 @@ func (t *Tree[T]) Add(method, template string, value T) error {
 	if !validMethod(method) {
 		return fmt.Errorf("radix: invalid method %q (want an upper-case token or \"*\")", method)
 	}
-	segs, err := parseTemplate(template)
+	segs, err := parseTemplate(template, t.regexes)
 	if err != nil {
 		return err
 	}
@@ -213,7 +214,7 @@ func (t *Tree[T]) Freeze() {
 			t.allow[mask] = t.buildAllow(uint64(mask))
 		}
 	}
-	t.shapes = nil
+	t.shapes, t.regexes = nil, nil
 }
 
 // Lookup matches path (raw path bytes, no query) and method. On a match it returns the value and fills ps.

@@ -33,7 +33,9 @@ func errTemplate(tpl, why string) error {
 // parseTemplate splits tpl into segments and validates it. Parameters must span a whole segment:
 // fasthttp/router also accepts `/a/x{id}` and `{a}-{b}`, but its handling of those is buggy and the
 // gateway has no need for them.
-func parseTemplate(tpl string) ([]segment, error) {
+// Compiled regexes are shared through cache (pattern -> matcher) when it is not nil: configs repeat the
+// same few patterns across thousands of routes.
+func parseTemplate(tpl string, cache map[string]*segMatcher) ([]segment, error) {
 	if tpl == "" || tpl[0] != '/' {
 		return nil, errTemplate(tpl, "must begin with '/'")
 	}
@@ -46,7 +48,7 @@ func parseTemplate(tpl string) ([]segment, error) {
 	for {
 		var s segment
 		if i < len(tpl) && tpl[i] == '{' {
-			end, err := parseParam(tpl, i, &s)
+			end, err := parseParam(tpl, i, &s, cache)
 			if err != nil {
 				return nil, err
 			}
@@ -93,7 +95,7 @@ func parseTemplate(tpl string) ([]segment, error) {
 
 // parseParam parses the `{...}` that starts at tpl[i] into s and returns the index just after its '}'.
 // Braces nest inside a regex (as in `{id:[0-9]{3}}`), mirroring fasthttp/router.
-func parseParam(tpl string, i int, s *segment) (int, error) {
+func parseParam(tpl string, i int, s *segment, cache map[string]*segMatcher) (int, error) {
 	j := i + 1
 	for j < len(tpl) && tpl[j] != ':' && tpl[j] != '}' {
 		c := tpl[j]
@@ -142,9 +144,15 @@ func parseParam(tpl string, i int, s *segment) (int, error) {
 	case s.pattern == "*":
 		s.kind, s.pattern = segCatchAll, ""
 	default:
-		m, err := newSegMatcher(s.pattern)
-		if err != nil {
-			return 0, fmt.Errorf("radix: template %q: bad regex in %s: %w", tpl, s.text, err)
+		m := cache[s.pattern]
+		if m == nil {
+			var err error
+			if m, err = newSegMatcher(s.pattern); err != nil {
+				return 0, fmt.Errorf("radix: template %q: bad regex in %s: %w", tpl, s.text, err)
+			}
+			if cache != nil {
+				cache[s.pattern] = m
+			}
 		}
 		s.kind, s.m = segParam, m
 	}
