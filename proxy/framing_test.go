@@ -56,7 +56,7 @@ backend = "origin"
 			"0\r\n\r\nGET /sink HTTP/1.1\r\nHost: x\r\n\r\n",
 		"TE+CL": "POST /sink HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n" +
 			"5\r\nhello\r\n0\r\n\r\n",
-		"two CL": "POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 11\r\n\r\nhello world",
+		"two CL":  "POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 11\r\n\r\nhello world",
 		"CL list": "POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 11\r\n\r\nhello world",
 		"TE gzip": "POST /sink HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
 	}

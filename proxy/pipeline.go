@@ -14,18 +14,18 @@ import (
 // reqState is what one request carries through the pipeline. It lives on the
 // handler's stack; nothing in it outlives the request.
 type reqState struct {
-	snap      *policy.Snapshot
-	api       *policy.API
-	start     time.Time
-	peer      netip.Addr
-	client    netip.Addr
-	params    radix.Params
-	idLen     int
-	id        [maxRequestIDLen]byte
-	stage     policy.StageID
-	target    int
-	errCode   string
-	scratch   [512]byte
+	snap    *policy.Snapshot
+	api     *policy.API
+	start   time.Time
+	peer    netip.Addr
+	client  netip.Addr
+	params  radix.Params
+	idLen   int
+	id      [maxRequestIDLen]byte
+	stage   policy.StageID
+	target  int
+	errCode string
+	scratch [512]byte
 }
 
 func (st *reqState) requestID() []byte { return st.id[:st.idLen] }

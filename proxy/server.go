@@ -198,4 +198,3 @@ func (q quietLogger) Printf(format string, args ...any) {
 		q.l.Debug("fasthttp", "msg", sprintf(format, args...))
 	}
 }
-
