@@ -1,6 +1,12 @@
 package policy
 
 import (
+	"github.com/cespare/xxhash/v2"
+	"github.com/sluicegw/sluice/policy/cors"
+	"github.com/sluicegw/sluice/policy/ipacl"
+	"github.com/sluicegw/sluice/policy/jwtauth"
+	"github.com/sluicegw/sluice/policy/params"
+	"github.com/sluicegw/sluice/store/nonce"
 	"net"
 	"net/netip"
 	"net/url"
@@ -18,6 +24,12 @@ type Options struct {
 	// Bind attaches the data plane's upstream handle to a compiled backend.
 	// Nil leaves Upstream nil (check, routes and tests of the control plane).
 	Bind func(b *Backend) (Upstream, error)
+	// Nonces is the HMAC replay store, which outlives snapshots. Nil uses a
+	// small private store (check and routes never verify anything).
+	Nonces nonce.Store
+	// JWT is the registry of fetched key sets, which outlives snapshots.
+	// Nil uses jwtauth.DefaultRegistry.
+	JWT *jwtauth.Registry
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -25,16 +37,23 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // methodRE is an HTTP token in upper case, the form methods are matched in.
 var methodRE = regexp.MustCompile(`^[A-Z][A-Z0-9_-]{0,31}$`)
 
+// headerNameRE is an HTTP field name (RFC 9110 token).
+var headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+
 // Compile validates everything and builds an immutable Snapshot. Every error
 // found is returned at once (as Errors), each naming its key and position;
 // nothing is built from a file with any error.
 func Compile(p *Parsed, opt Options) (*Snapshot, error) {
-	c := &compiler{p: p, snap: &Snapshot{
+	if opt.Nonces == nil {
+		opt.Nonces = nonce.NewLocal(nonce.Config{MaxEntries: 1024})
+	}
+	c := &compiler{p: p, opt: opt, snap: &Snapshot{
 		File: p.File, Hash: p.Hash, Config: p.Config, LoadedAt: time.Now(),
 		hosts: map[string]*Group{}, wildcards: map[string]*Group{},
 	}}
 	c.errs = append(c.errs, p.unknown...)
 	c.server()
+	c.consumers()
 	backends := c.backends()
 	c.groups(backends)
 	if len(c.errs) > 0 {
@@ -42,6 +61,7 @@ func Compile(p *Parsed, opt Options) (*Snapshot, error) {
 			a, b := c.errs[i], c.errs[j]
 			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
 		})
+		c.snap.Close()
 		return nil, c.errs
 	}
 	if opt.Bind != nil {
@@ -57,6 +77,7 @@ func Compile(p *Parsed, opt Options) (*Snapshot, error) {
 			b.Upstream = up
 		}
 		if len(c.errs) > 0 {
+			c.snap.Close()
 			return nil, c.errs
 		}
 	}
@@ -64,10 +85,12 @@ func Compile(p *Parsed, opt Options) (*Snapshot, error) {
 }
 
 type compiler struct {
-	p    *Parsed
-	snap *Snapshot
-	errs Errors
-	once map[string]bool
+	p      *Parsed
+	opt    Options
+	snap   *Snapshot
+	errs   Errors
+	once   map[string]bool
+	shared map[string]any
 }
 
 func (c *compiler) add(key, msg string) { c.errs = append(c.errs, c.p.errAt(key, msg)) }
@@ -395,6 +418,7 @@ func (c *compiler) apis(gkey string, g *GroupConfig, cg *Group, stageVars [numSt
 			}
 			stages = append(stages, id)
 		}
+		pol := c.apiPolicies(gkey, key, g, a, params)
 		blocked := len(c.errs) > nerr
 		// The timeout does not stop the backend checks below: one run of
 		// check should name every mistake it can.
@@ -405,13 +429,13 @@ func (c *compiler) apis(gkey string, g *GroupConfig, cg *Group, stageVars [numSt
 			continue
 		}
 		for _, st := range stages {
-			c.api(key, a, cg, st, stageVars[st], params, catchAll, backends)
+			c.api(key, a, cg, st, stageVars[st], params, catchAll, backends, pol)
 		}
 	}
 }
 
 func (c *compiler) api(key string, a *APIConfig, cg *Group, st StageID, vars map[string]string,
-	params []string, catchAll []bool, backends map[string]*Backend) {
+	params []string, catchAll []bool, backends map[string]*Backend, pol apiPolicies) {
 	bname, missing := substituteVars(a.Backend, vars)
 	if len(missing) > 0 {
 		c.addOnce(key+".backend", "stage variable "+quoteList(missing)+" is not defined in stage "+st.String()+
@@ -423,7 +447,10 @@ func (c *compiler) api(key string, a *APIConfig, cg *Group, st StageID, vars map
 		c.addOnce(key+".backend", "unknown backend "+strconv.Quote(bname))
 		return
 	}
-	api := &API{Group: cg, Name: a.Name, Stage: st, Path: a.Path, Methods: a.Methods, Backend: b, Timeout: a.Timeout.D()}
+	api := &API{Group: cg, Name: a.Name, Stage: st, Path: a.Path, Methods: a.Methods, Backend: b, Timeout: a.Timeout.D(),
+		ID: xxhash.Sum64String(cg.Name + "/" + a.Name), ACLs: pol.acls, CORS: pol.cors, Auth: pol.auth,
+		Throttle: pol.throttle, Params: pol.params}
+	api.Transform = c.transform(key+".transform", a.Transform, &templateEnv{params: params, vars: vars, auth: pol.auth})
 	if a.BackendPath != "" {
 		bp, missing := substituteVars(a.BackendPath, vars)
 		if len(missing) > 0 {
@@ -453,4 +480,93 @@ func quoteList(names []string) string {
 		q[i] = strconv.Quote(n)
 	}
 	return strings.Join(q, ", ")
+}
+
+// apiPolicies are an API's compiled checks, shared by its stages.
+type apiPolicies struct {
+	acls     []*ipacl.ACL
+	cors     *cors.Policy
+	auth     *Auth
+	throttle *Throttle
+	params   *params.Validator
+}
+
+// apiPolicies compiles the checks of one API: the group's tables unless the
+// API sets its own; for ip_access, both apply.
+func (c *compiler) apiPolicies(gkey, key string, g *GroupConfig, a *APIConfig, pathParams []string) apiPolicies {
+	var p apiPolicies
+	if acl := c.ipAccessOnce(gkey+".ip_access", g.IPAccess); acl != nil {
+		p.acls = append(p.acls, acl)
+	}
+	if acl := c.ipAccess(key+".ip_access", a.IPAccess); acl != nil {
+		p.acls = append(p.acls, acl)
+	}
+	if a.CORS != nil {
+		p.cors = c.cors(key+".cors", a.CORS)
+	} else if g.CORS != nil {
+		p.cors = c.corsOnce(gkey+".cors", g.CORS)
+	}
+	authCfg, authKey := a.Auth, key+".auth"
+	if authCfg == nil {
+		authCfg, authKey = g.Auth, gkey+".auth"
+	}
+	p.auth = c.auth(authKey, authCfg, claimsIn(a.Transform))
+	if a.RateLimit != nil {
+		p.throttle = c.throttle(key+".rate_limit", a.RateLimit)
+	} else if g.RateLimit != nil {
+		p.throttle = c.throttle(gkey+".rate_limit", g.RateLimit)
+	}
+	if p.throttle != nil {
+		for i, o := range p.throttle.Overrides {
+			if _, ok := c.snap.consumers[o.Consumer]; !ok {
+				c.addOnce(key+".rate_limit.overrides["+strconv.Itoa(i)+"].consumer", "unknown consumer "+strconv.Quote(o.Consumer))
+			}
+		}
+	}
+	if a.Params != nil {
+		v, err := params.Compile(*a.Params, func(name string) (int, bool) {
+			for i, n := range pathParams {
+				if n == name {
+					return i, true
+				}
+			}
+			return 0, false
+		})
+		if err != nil {
+			c.add(key+".params", err.Error())
+		}
+		p.params = v
+	}
+	return p
+}
+
+// Group tables are compiled once per group, however many APIs share them.
+func (c *compiler) ipAccessOnce(key string, cfg *ipacl.Config) *ipacl.ACL {
+	if cfg == nil {
+		return nil
+	}
+	if v, ok := c.shared[key]; ok {
+		acl, _ := v.(*ipacl.ACL)
+		return acl
+	}
+	acl := c.ipAccess(key, cfg)
+	c.share(key, acl)
+	return acl
+}
+
+func (c *compiler) corsOnce(key string, cfg *cors.Config) *cors.Policy {
+	if v, ok := c.shared[key]; ok {
+		p, _ := v.(*cors.Policy)
+		return p
+	}
+	p := c.cors(key, cfg)
+	c.share(key, p)
+	return p
+}
+
+func (c *compiler) share(key string, v any) {
+	if c.shared == nil {
+		c.shared = map[string]any{}
+	}
+	c.shared[key] = v
 }

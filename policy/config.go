@@ -1,5 +1,12 @@
 package policy
 
+import (
+	"github.com/sluicegw/sluice/policy/cors"
+	"github.com/sluicegw/sluice/policy/ipacl"
+	"github.com/sluicegw/sluice/policy/jwtauth"
+	"github.com/sluicegw/sluice/policy/params"
+)
+
 // Config is the whole TOML file as written by the operator. It is decoded
 // strictly (unknown keys are errors), defaults are filled by applyDefaults, and
 // Compile turns it into an immutable Snapshot. Every key is documented once, in
@@ -15,6 +22,36 @@ type Config struct {
 	Groups []GroupConfig `toml:"groups"`
 	// Backends are the named upstream pools and mock answers APIs point to.
 	Backends []BackendConfig `toml:"backends"`
+	// Consumers are the partners and apps that call the APIs, with their credentials.
+	Consumers []ConsumerConfig `toml:"consumers"`
+	// State sizes the stores that outlive reloads (rate limits, nonces).
+	// Changes need a restart.
+	State StateConfig `toml:"state"`
+}
+
+// StateConfig is the [state] table.
+type StateConfig struct {
+	// RateLimitMaxKeys caps distinct rate-limit keys held in memory; at the
+	// cap, new keys are denied (fail closed) until idle ones are evicted
+	// (default 1000000, about 100 MiB).
+	RateLimitMaxKeys int `toml:"rate_limit_max_keys"`
+	// NonceMaxEntries caps HMAC nonces remembered for replay protection; at
+	// the cap, new nonces are refused as replays (default 1048576, about 48 MiB).
+	NonceMaxEntries int `toml:"nonce_max_entries"`
+}
+
+// Policies are the per-request checks a group sets for all its APIs and an
+// API may set for itself. An API's table replaces its group's, except
+// ip_access, where both lists apply.
+type Policies struct {
+	// IPAccess allows and denies client IPs (CIDRs); deny wins. Denied: 403.
+	IPAccess *ipacl.Config `toml:"ip_access"`
+	// CORS answers preflights at the gateway and decorates responses.
+	CORS *cors.Config `toml:"cors"`
+	// Auth chooses how callers prove who they are (default: anonymous).
+	Auth *AuthConfig `toml:"auth"`
+	// RateLimit throttles per API, per consumer and per client IP.
+	RateLimit *RateLimitConfig `toml:"rate_limit"`
 }
 
 // ServerConfig is the [server] table.
@@ -77,6 +114,7 @@ type GroupConfig struct {
 	Stages map[string]StageConfig `toml:"stages"`
 	// APIs are the group's routes.
 	APIs []APIConfig `toml:"apis"`
+	Policies
 }
 
 // StageConfig is one [groups.stages.NAME] table.
@@ -108,6 +146,13 @@ type APIConfig struct {
 	BackendPath string `toml:"backend_path"`
 	// Timeout bounds waiting for the upstream's response headers; at most 30s (default 9s).
 	Timeout Duration `toml:"timeout"`
+	Policies
+	// Params validates query, header, path, form and JSON body parameters; a
+	// failure is 400 naming the parameter and rule, a body over
+	// params.max_body_size is 413.
+	Params *params.Config `toml:"params"`
+	// Transform rewrites request headers and query parameters, and response headers.
+	Transform *TransformConfig `toml:"transform"`
 }
 
 // BackendConfig is one [[backends]] entry: a pool of HTTP targets, or a mock.
@@ -146,4 +191,139 @@ type MockConfig struct {
 	Headers map[string]string `toml:"headers"`
 	// Body is the answer's body (default empty).
 	Body string `toml:"body"`
+}
+
+// ConsumerConfig is one [[consumers]] entry: a partner or app.
+type ConsumerConfig struct {
+	// Name identifies the consumer in logs, limits and allowed_consumers, and
+	// is sent upstream as X-Consumer-Name (required, unique).
+	Name string `toml:"name"`
+	// APIKeys are the consumer's API keys, inline, "env:NAME" or
+	// "file:/path". Several at once let a key rotate without downtime.
+	APIKeys []string `toml:"api_keys"`
+	// Apps are AppKey/AppSecret pairs for HMAC signatures.
+	Apps []AppConfig `toml:"apps"`
+	// AllowedCIDRs, when set, restrict where the consumer may call from;
+	// elsewhere its credentials get 403 (default: anywhere).
+	AllowedCIDRs []string `toml:"allowed_cidrs"`
+	// Headers are extra headers sent upstream with the consumer's requests,
+	// e.g. { "X-Consumer-Tier" = "gold" } (default none).
+	Headers map[string]string `toml:"headers"`
+}
+
+// AppConfig is one HMAC app of a consumer.
+type AppConfig struct {
+	// AppKey is sent by clients as X-Ca-Key (required, unique across consumers).
+	AppKey string `toml:"app_key"`
+	// AppSecrets sign requests; inline, "env:NAME" or "file:/path". A request
+	// signed with any of them verifies, so a secret rotates without downtime.
+	AppSecrets []string `toml:"app_secrets"`
+}
+
+// AuthConfig is an [groups.auth] or [groups.apis.auth] table.
+type AuthConfig struct {
+	// Modes are tried in order: "anonymous", "key", "hmac", "jwt". A mode whose
+	// credential is absent passes to the next; one whose credential is present
+	// but wrong fails the request. With "anonymous" last, callers without
+	// credentials pass unidentified (default ["anonymous"]).
+	Modes []string `toml:"modes"`
+	// KeyHeader carries the API key (default "X-Api-Key").
+	KeyHeader string `toml:"key_header"`
+	// KeyQuery, when set, also accepts the API key as this query parameter (default "").
+	KeyQuery string `toml:"key_query"`
+	// HMAC tunes Alibaba-compatible app signatures.
+	HMAC HMACConfig `toml:"hmac"`
+	// DebugSignature returns the server's string to sign (newlines as '#')
+	// in X-Ca-Error-Message when a signature does not match (default false).
+	DebugSignature bool `toml:"debug_signature"`
+	// JWT configures bearer tokens: keys, JWKS, OIDC discovery, claim rules.
+	JWT *jwtauth.Config `toml:"jwt"`
+	// JWTConsumerClaim names the claim whose value is the request's consumer
+	// (default "sub").
+	JWTConsumerClaim string `toml:"jwt_consumer_claim"`
+	// AllowedConsumers, when set, lets only these consumers in; others
+	// authenticate but get 403 (default: any authenticated consumer).
+	AllowedConsumers []string `toml:"allowed_consumers"`
+	// ForwardCredentials keeps the API key, signature headers and bearer
+	// token on the forwarded request (default false: removed).
+	ForwardCredentials bool `toml:"forward_credentials"`
+}
+
+// HMACConfig is the [auth.hmac] table.
+type HMACConfig struct {
+	// Window is how far X-Ca-Timestamp (or Date) may be from the gateway's clock (default "15m").
+	Window Duration `toml:"window"`
+	// AllowHmacSHA1 accepts X-Ca-Signature-Method: HmacSHA1 (default false).
+	AllowHmacSHA1 bool `toml:"allow_hmac_sha1"`
+	// AllowMissingNonce accepts requests without X-Ca-Nonce: no replay protection (default false).
+	AllowMissingNonce bool `toml:"allow_missing_nonce"`
+	// AllowDuplicateParams signs only the first of repeated parameters, as Alibaba does (default false: 401).
+	AllowDuplicateParams bool `toml:"allow_duplicate_params"`
+	// AcceptListedHeaderCase also accepts signed header names in the case the
+	// client listed them, as old Alibaba demo SDKs sign (default false).
+	AcceptListedHeaderCase bool `toml:"accept_listed_header_case"`
+}
+
+// RateLimitConfig is a [groups.rate_limit] or [groups.apis.rate_limit] table.
+// All configured limits are checked together: the most restrictive decides,
+// and a denied request takes nothing from the others.
+type RateLimitConfig struct {
+	// API limits all the API's traffic together.
+	API *RateConfig `toml:"api"`
+	// Consumer limits each consumer (anonymous callers share one bucket).
+	Consumer *RateConfig `toml:"consumer"`
+	// ClientIP limits each client IP.
+	ClientIP *RateConfig `toml:"client_ip"`
+	// Quota caps each consumer per UTC minute, hour and day.
+	Quota *QuotaConfig `toml:"quota"`
+	// Overrides give named consumers their own consumer limit.
+	Overrides []RateOverride `toml:"overrides"`
+	// Headers adds RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset
+	// to responses (default true).
+	Headers *bool `toml:"headers"`
+}
+
+// RateConfig is a token bucket: Rate tokens per second, at most Burst saved.
+type RateConfig struct {
+	// Rate is requests per second, may be fractional (required, > 0).
+	Rate float64 `toml:"rate"`
+	// Burst is how many requests may come at once (default: Rate rounded up, at least 1).
+	Burst int64 `toml:"burst"`
+}
+
+// QuotaConfig caps requests per consumer per calendar window (UTC); 0 means no cap.
+type QuotaConfig struct {
+	PerMinute int64 `toml:"per_minute"`
+	PerHour   int64 `toml:"per_hour"`
+	PerDay    int64 `toml:"per_day"`
+}
+
+// RateOverride is a consumer's own limit on an API.
+type RateOverride struct {
+	// Consumer names the consumer (required).
+	Consumer string `toml:"consumer"`
+	// Rate and Burst replace the consumer limit for this consumer.
+	Rate  float64 `toml:"rate"`
+	Burst int64   `toml:"burst"`
+}
+
+// TransformConfig is a [groups.apis.transform] table. Values are templates:
+// literal text with sources in braces: {path.NAME}, {query.NAME},
+// {header.NAME}, {var.NAME} (stage variable), {consumer}, {claim.NAME},
+// {client_ip}, {request_id}. Compiled at load time.
+type TransformConfig struct {
+	// RequestHeaders edit the request sent upstream.
+	RequestHeaders HeaderOps `toml:"request_headers"`
+	// Query edits the query string sent upstream.
+	Query HeaderOps `toml:"query"`
+	// ResponseHeaders edit the response sent to the client (set, add, remove only).
+	ResponseHeaders HeaderOps `toml:"response_headers"`
+}
+
+// HeaderOps are applied in this order: remove, rename, set, add.
+type HeaderOps struct {
+	Remove []string          `toml:"remove"`
+	Rename map[string]string `toml:"rename"`
+	Set    map[string]string `toml:"set"`
+	Add    map[string]string `toml:"add"`
 }

@@ -4,6 +4,11 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/sluicegw/sluice/policy/casign"
+	"github.com/sluicegw/sluice/policy/cors"
+	"github.com/sluicegw/sluice/policy/ipacl"
+	"github.com/sluicegw/sluice/policy/jwtauth"
+	"github.com/sluicegw/sluice/policy/params"
 	"github.com/sluicegw/sluice/policy/radix"
 	"github.com/valyala/fasthttp"
 )
@@ -53,6 +58,13 @@ type Snapshot struct {
 	APIs           []*API // every compiled (API, stage) pair
 	TrustedProxies []netip.Prefix
 
+	Consumers []*Consumer
+
+	consumers    map[string]*Consumer
+	apiKeys      map[[32]byte]apiKey
+	appKeys      casign.StaticKeys
+	jwtVerifiers []*jwtauth.Verifier
+
 	hosts        map[string]*Group // exact host, lower case, no port
 	wildcards    map[string]*Group // ".example.com" for "*.example.com"
 	defaultGroup *Group
@@ -97,6 +109,15 @@ type API struct {
 	BackendPath *PathTemplate // nil forwards the request path as matched
 	Timeout     time.Duration
 	Stats       *APIStats
+	// ID is xxhash of "group/api": the API's rate-limit identity, the same
+	// in every stage and across reloads.
+	ID        uint64
+	ACLs      []*ipacl.ACL // group's, then the API's
+	CORS      *cors.Policy
+	Auth      *Auth // nil: anonymous
+	Throttle  *Throttle
+	Params    *params.Validator
+	Transform *Transform
 }
 
 // Backend is a compiled backend. Upstream is bound by the data plane when the

@@ -4,31 +4,74 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/sluicegw/sluice/policy"
+	"github.com/sluicegw/sluice/policy/jwtauth"
 	"github.com/sluicegw/sluice/policy/radix"
+	"github.com/sluicegw/sluice/store/ratelimit"
 	"github.com/valyala/fasthttp"
 )
 
-// reqState is what one request carries through the pipeline. It lives on the
-// handler's stack; nothing in it outlives the request.
+// reqState is what one request carries through the pipeline. Pooled
+// (acquireReqState/releaseReqState): steps hand it to policy checks through
+// interfaces, which would move a stack value to the heap on every request.
 type reqState struct {
-	snap    *policy.Snapshot
-	api     *policy.API
-	start   time.Time
-	peer    netip.Addr
-	client  netip.Addr
-	params  radix.Params
-	idLen   int
-	id      [maxRequestIDLen]byte
-	stage   policy.StageID
-	target  int
-	errCode string
-	scratch [512]byte
+	snap            *policy.Snapshot
+	api             *policy.API
+	start           time.Time
+	peer            netip.Addr
+	client          netip.Addr
+	params          radix.Params
+	path            []byte
+	consumer        *policy.Consumer
+	consumerName    []byte // points into nameBuf
+	verified        *jwtauth.Verified
+	rl              ratelimit.Decision
+	rlSet           bool
+	queryModified   bool
+	idLen           int
+	id              [maxRequestIDLen]byte
+	stage           policy.StageID
+	target          int
+	errCode         string
+	authOutcome     string
+	throttleOutcome string
+	nameBuf         []byte
+	tbuf            []byte // scratch for one header value at a time
+	rbuf            []byte // template rendering
+	ubuf            []byte // upstream URI, X-Forwarded-For
+}
+
+var reqStatePool = sync.Pool{New: func() any {
+	return &reqState{nameBuf: make([]byte, 0, 64), tbuf: make([]byte, 0, 256), rbuf: make([]byte, 0, 256), ubuf: make([]byte, 0, 512)}
+}}
+
+func acquireReqState() *reqState { return reqStatePool.Get().(*reqState) }
+
+func releaseReqState(st *reqState) {
+	st.reset()
+	reqStatePool.Put(st)
+}
+
+// reset truncates: buffers keep their capacity for the next request.
+func (st *reqState) reset() {
+	nameBuf, tbuf, rbuf, ubuf := st.nameBuf[:0], st.tbuf[:0], st.rbuf[:0], st.ubuf[:0]
+	*st = reqState{nameBuf: nameBuf, tbuf: tbuf, rbuf: rbuf, ubuf: ubuf}
 }
 
 func (st *reqState) requestID() []byte { return st.id[:st.idLen] }
+
+func (st *reqState) setName(name string) []byte {
+	st.nameBuf = append(st.nameBuf[:0], name...)
+	return st.nameBuf
+}
+
+func (st *reqState) setNameBytes(name []byte) []byte {
+	st.nameBuf = append(st.nameBuf[:0], name...)
+	return st.nameBuf
+}
 
 // handle is the request pipeline. Its steps run in this fixed order, and an
 // API runs only the steps it configures (DESIGN.md, "The request's way
@@ -37,18 +80,19 @@ func (st *reqState) requestID() []byte { return st.id[:st.idLen] }
 //
 //	0 framing, request id, stage, route        400 / 404 / 405 / 413 / 503
 //	1 IP access control                        403
-//	2 CORS preflight                           answered here, never reaches auth or backend
-//	3 authentication                           401 / 403
+//	2 CORS preflight                           204, never reaches auth or backend
+//	3 authentication, authorization            401 / 403
 //	4 throttling                               429 + Retry-After
 //	5 parameter validation                     400 / 413
 //	6 request transformation
-//	7 response cache lookup                    a HIT ends here
+//	7 response cache lookup                    (no cache yet)
 //	8 forward to upstream (or mock)            502 / 503 / 504
 //
-// and on the way back, in reverse: response transformation, cache store, CORS
-// headers; last, one access-log record and the metrics.
+// and on the way back, in reverse: response transformation, (cache store),
+// CORS headers, rate-limit headers; last, one access-log record and metrics.
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
-	var st reqState
+	st := acquireReqState()
+	defer releaseReqState(st)
 	st.start = time.Now()
 	st.snap = s.current.Load()
 	st.target = -1
@@ -60,32 +104,32 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		inflightAll.Add(-1)
 	}()
 
-	s.requestID(ctx, &st)
+	s.requestID(ctx, st)
 	if reason := checkFraming(ctx.Request.Header.RawHeaders()); reason != "" {
 		rejectedFraming.Inc()
-		s.reject(ctx, &st, fasthttp.StatusBadRequest, CodeMalformedRequest, "ambiguous request framing: "+reason)
+		s.reject(ctx, st, fasthttp.StatusBadRequest, CodeMalformedRequest, "ambiguous request framing: "+reason)
 		ctx.SetConnectionClose()
 		return
 	}
 	if max := st.snap.Server.MaxConcurrentRequests; max > 0 && n > max {
 		rejectedOverload.Inc()
-		s.reject(ctx, &st, fasthttp.StatusServiceUnavailable, CodeOverloaded, "too many concurrent requests")
+		s.reject(ctx, st, fasthttp.StatusServiceUnavailable, CodeOverloaded, "too many concurrent requests")
 		return
 	}
 	stage, ok := policy.ParseStage(ctx.Request.Header.Peek("X-Ca-Stage"))
 	if !ok {
-		s.reject(ctx, &st, fasthttp.StatusBadRequest, CodeUnknownStage, "unknown X-Ca-Stage: want RELEASE, PRE or TEST")
+		s.reject(ctx, st, fasthttp.StatusBadRequest, CodeUnknownStage, "unknown X-Ca-Stage: want RELEASE, PRE or TEST")
 		return
 	}
 	st.stage = stage
-	path := ctx.Path()
-	api, allow, res := st.snap.Match(ctx.Host(), stage, ctx.Method(), path, &st.params)
+	st.path = ctx.Path()
+	api, allow, res := st.snap.Match(ctx.Host(), stage, ctx.Method(), st.path, &st.params)
 	switch res {
 	case policy.NoRoute:
-		s.reject(ctx, &st, fasthttp.StatusNotFound, CodeNotFound, "no API matches this path in stage "+stage.String())
+		s.reject(ctx, st, fasthttp.StatusNotFound, CodeNotFound, "no API matches this path in stage "+stage.String())
 		return
 	case policy.WrongMethod:
-		s.reject(ctx, &st, fasthttp.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed for this path")
+		s.reject(ctx, st, fasthttp.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed for this path")
 		ctx.Response.Header.Set(fasthttp.HeaderAllow, allow)
 		return
 	}
@@ -93,20 +137,44 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	if cl := ctx.Request.Header.ContentLength(); int64(cl) > st.snap.Server.MaxBodySize ||
 		(cl == -1 && !ctx.Request.IsBodyStream() && int64(len(ctx.Request.Body())) > st.snap.Server.MaxBodySize) {
 		rejectedBodySize.Inc()
-		s.finish(ctx, &st, fasthttp.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body is larger than the limit")
+		s.finish(ctx, st, fasthttp.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body is larger than the limit")
 		ctx.SetConnectionClose() // the unread body must not be parsed as the next request
 		return
 	}
 	st.peer = peerAddr(ctx)
 	st.client = clientIP(st.peer, &ctx.Request.Header, st.snap.TrustedProxies)
 
-	if m := api.Backend.Mock; m != nil {
-		answerMock(ctx, m)
-	} else if !s.forward(ctx, &st, path) {
+	if !s.ipAccess(ctx, st) {
 		return
 	}
+	if s.preflight(ctx, st) {
+		return
+	}
+	if !s.authenticate(ctx, st) || !s.throttle(ctx, st) || !s.validate(ctx, st) {
+		s.decorate(ctx, st)
+		return
+	}
+	s.transformRequest(ctx, st)
+
+	if m := api.Backend.Mock; m != nil {
+		answerMock(ctx, m)
+	} else if !s.forward(ctx, st) {
+		s.decorate(ctx, st)
+		return
+	}
+	s.transformResponse(ctx, st)
+	s.decorate(ctx, st)
 	ctx.Response.Header.SetBytesV(headerRequestID, st.requestID())
 	api.Stats.Count(ctx.Response.StatusCode())
+}
+
+// decorate adds the response headers every answer of a matched API gets,
+// errors included: CORS (so a browser can read the error) and rate limits.
+func (s *Server) decorate(ctx *fasthttp.RequestCtx, st *reqState) {
+	if p := st.api.CORS; p != nil {
+		p.Decorate(&ctx.Request, &ctx.Response)
+	}
+	setRateLimitHeaders(ctx, st)
 }
 
 // requestID keeps the client's X-Request-Id when it is a short safe token and
@@ -137,19 +205,20 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, st *reqState, status int, code
 
 // forward sends the request upstream and leaves the upstream's answer in
 // ctx.Response. It returns false when it already answered with an error.
-func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState, path []byte) bool {
+func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) bool {
 	req := &ctx.Request
-	host := ctx.Host()
-	st.scratch[0] = 0
-	xff := setForwarded(&req.Header, st.peer, host, st.scratch[:0])
-	_ = xff
+	st.ubuf = setForwarded(&req.Header, st.peer, ctx.Host(), st.ubuf[:0])
 	clientClose := stripRequestHopByHop(&req.Header)
 	req.Header.Del("Expect")
 
 	api := st.api
 	if api.BackendPath != nil {
-		uri := api.BackendPath.AppendExpand(st.scratch[:0], &st.params, path, ctx.URI().QueryString())
-		req.SetRequestURIBytes(uri)
+		q := ctx.URI().QueryString()
+		if st.queryModified {
+			q = ctx.URI().QueryArgs().QueryString()
+		}
+		st.ubuf = api.BackendPath.AppendExpand(st.ubuf[:0], &st.params, st.path, q)
+		req.SetRequestURIBytes(st.ubuf)
 	} else {
 		req.SetRequestURIBytes(ctx.URI().RequestURI())
 	}

@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 
 	"github.com/sluicegw/sluice/policy"
+	"github.com/sluicegw/sluice/policy/jwtauth"
+	"github.com/sluicegw/sluice/store/nonce"
+	"github.com/sluicegw/sluice/store/ratelimit"
 	"github.com/valyala/fasthttp"
 )
 
@@ -31,6 +34,10 @@ type Server struct {
 	version  atomic.Uint64
 	ups      *upstreams
 	inflight atomic.Int64
+	// State that outlives snapshots: buckets, nonces, fetched JWT keys.
+	limits *ratelimit.Local
+	nonces *nonce.Local
+	jwt    *jwtauth.Registry
 
 	mu        sync.Mutex // guards publishing and the fields below
 	http      *fasthttp.Server
@@ -45,7 +52,22 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Server{opts: opts, log: log, ups: newUpstreams(opts.Dial)}
+	return &Server{opts: opts, log: log, ups: newUpstreams(opts.Dial), jwt: jwtauth.NewRegistry()}
+}
+
+// state creates the stores on first compile, sized by that config's
+// [state] table (changes need a restart).
+func (s *Server) state(cfg policy.StateConfig) error {
+	if s.limits != nil {
+		return nil
+	}
+	lim, err := ratelimit.NewLocal(ratelimit.Options{MaxKeys: cfg.RateLimitMaxKeys})
+	if err != nil {
+		return err
+	}
+	s.limits = lim
+	s.nonces = nonce.NewLocal(nonce.Config{MaxEntries: cfg.NonceMaxEntries})
+	return nil
 }
 
 // Compile compiles parsed config into a snapshot bound to this server's
@@ -53,8 +75,11 @@ func New(opts Options) *Server {
 func (s *Server) Compile(p *policy.Parsed) (*policy.Snapshot, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
+	if err := s.state(p.Config.State); err != nil {
+		return nil, err
+	}
 	s.ups.begin(int(p.Config.Server.StreamThreshold))
-	snap, err := policy.Compile(p, policy.Options{Bind: s.ups.bind})
+	snap, err := policy.Compile(p, policy.Options{Bind: s.ups.bind, Nonces: s.nonces, JWT: s.jwt})
 	if err != nil {
 		return nil, err
 	}
@@ -67,8 +92,11 @@ func (s *Server) Publish(snap *policy.Snapshot) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	snap.Version = s.version.Add(1)
-	s.current.Store(snap)
+	old := s.current.Swap(snap)
 	s.ups.end()
+	if old != nil {
+		old.Close() // the new snapshot already holds its own key-set references
+	}
 }
 
 // Load compiles and publishes in one step.

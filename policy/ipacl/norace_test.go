@@ -1,0 +1,5 @@
+//go:build !race
+
+package ipacl
+
+const raceEnabled = false

@@ -1,0 +1,210 @@
+package proxy
+
+import (
+	"errors"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/sluicegw/sluice/policy"
+	"github.com/sluicegw/sluice/policy/casign"
+	"github.com/sluicegw/sluice/policy/jwtauth"
+	"github.com/valyala/fasthttp"
+)
+
+// Authentication error codes not owned by casign or jwtauth.
+const (
+	CodeMissingCredentials   = "MissingCredentials"
+	CodeInvalidAPIKey        = "InvalidApiKey"
+	CodeConsumerNotAllowed   = "ConsumerNotAllowed"
+	CodeConsumerIPNotAllowed = "ConsumerIpNotAllowed"
+)
+
+// Auth outcomes for the access log.
+const (
+	authNone      = ""
+	authAnonymous = "anonymous"
+	authKey       = "key"
+	authHMAC      = "hmac"
+	authJWT       = "jwt"
+	authFailed    = "failed"
+	authForbidden = "forbidden"
+)
+
+var authFailures = metrics.NewCounter(`sluice_auth_failures_total`)
+
+// signatureHeaders are the HMAC protocol headers, removed before forwarding
+// unless the API forwards credentials.
+var signatureHeaders = [...]string{"X-Ca-Key", "X-Ca-Signature", "X-Ca-Signature-Headers",
+	"X-Ca-Signature-Method", "X-Ca-Timestamp", "X-Ca-Nonce"}
+
+// authenticate runs the API's modes in order: a mode whose credential is
+// absent passes to the next, one whose credential is present decides. It
+// answers the request itself on failure and returns false.
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx, st *reqState) bool {
+	req := &ctx.Request
+	// Identity headers come only from the gateway, never from the client.
+	req.Header.Del("X-Consumer-Name")
+	a := st.api.Auth
+	if a == nil {
+		st.authOutcome = authAnonymous
+		return true
+	}
+	for _, m := range a.Modes {
+		switch m {
+		case policy.ModeAnonymous:
+			st.authOutcome = authAnonymous
+			return true
+		case policy.ModeKey:
+			key := req.Header.Peek(a.KeyHeader)
+			fromQuery := false
+			if len(key) == 0 && a.KeyQuery != "" {
+				key, fromQuery = ctx.QueryArgs().Peek(a.KeyQuery), true
+			}
+			if len(key) == 0 {
+				continue
+			}
+			c := st.snap.LookupAPIKey(key)
+			if c == nil {
+				return s.authFail(ctx, st, fasthttp.StatusUnauthorized, CodeInvalidAPIKey, "the API key is not valid", "ApiKey")
+			}
+			if !a.ForwardCredentials {
+				req.Header.Del(a.KeyHeader)
+				if fromQuery {
+					ctx.QueryArgs().Del(a.KeyQuery)
+					st.queryModified = true
+				}
+			}
+			st.consumer, st.consumerName, st.authOutcome = c, st.setName(c.Name), authKey
+			return s.authorize(ctx, st)
+		case policy.ModeHMAC:
+			if len(req.Header.Peek("X-Ca-Key")) == 0 {
+				continue
+			}
+			r := casign.AcquireRequest()
+			cred, err := a.HMAC.VerifyFastHTTP(r, req, time.Now().UnixNano())
+			if err != nil {
+				var ce *casign.Error
+				if !errors.As(err, &ce) {
+					casign.ReleaseRequest(r)
+					return s.authFail(ctx, st, fasthttp.StatusUnauthorized, "InvalidSignature", err.Error(), "")
+				}
+				s.authFail(ctx, st, ce.Status(), ce.Code(), ce.Reason(), "")
+				if a.DebugSignature && errors.Is(err, casign.ErrBadSignature) {
+					b := append(st.tbuf[:0], casign.ErrorMessagePrefix...)
+					b = append(b, '`')
+					b = casign.AppendDebugStringToSign(b, &r.Input)
+					b = append(b, '`')
+					st.tbuf = b
+					ctx.Response.Header.SetBytesV("X-Ca-Error-Message", b)
+				}
+				casign.ReleaseRequest(r)
+				return false
+			}
+			casign.ReleaseRequest(r)
+			c, _ := cred.Owner.(*policy.Consumer)
+			if c == nil {
+				panic("BUG: HMAC credential without a compiled consumer")
+			}
+			if !a.ForwardCredentials {
+				for _, h := range signatureHeaders {
+					req.Header.Del(h)
+				}
+			}
+			st.consumer, st.consumerName, st.authOutcome = c, st.setName(c.Name), authHMAC
+			return s.authorize(ctx, st)
+		case policy.ModeJWT:
+			src := a.JWT.Source()
+			tok := jwtauth.Extract(req, src)
+			if len(tok) == 0 {
+				continue
+			}
+			vd, err := a.JWT.Verify(time.Now().Unix(), tok)
+			if err != nil {
+				var je *jwtauth.Error
+				if !errors.As(err, &je) {
+					return s.authFail(ctx, st, fasthttp.StatusUnauthorized, "InvalidToken", err.Error(), "")
+				}
+				s.authFail(ctx, st, je.Status(), je.Code(), je.Reason(), "")
+				if je.Status() == fasthttp.StatusUnauthorized || je.Status() == fasthttp.StatusForbidden {
+					st.tbuf = a.JWT.AppendWWWAuthenticate(st.tbuf[:0], err)
+					ctx.Response.Header.SetBytesV(fasthttp.HeaderWWWAuthenticate, st.tbuf)
+				}
+				return false
+			}
+			st.verified = vd
+			if a.JWTConsumerClaim >= 0 {
+				st.consumerName = st.setNameBytes(vd.Claim(a.JWTConsumerClaim))
+			}
+			a.JWT.ApplyForwards(&req.Header, vd)
+			if !a.ForwardCredentials {
+				switch src.Kind {
+				case jwtauth.SourceBearer:
+					req.Header.Del(fasthttp.HeaderAuthorization)
+				case jwtauth.SourceHeader:
+					req.Header.Del(src.Name)
+				case jwtauth.SourceCookie:
+					req.Header.DelCookie(src.Name)
+				}
+			}
+			st.authOutcome = authJWT
+			return s.authorize(ctx, st)
+		}
+	}
+	// No mode found its credential.
+	challenge := ""
+	switch a.Modes[0] {
+	case policy.ModeJWT:
+		st.tbuf = a.JWT.AppendWWWAuthenticate(st.tbuf[:0], jwtauth.ErrTokenMissing)
+		challenge = b2s(st.tbuf)
+	case policy.ModeKey:
+		challenge = "ApiKey"
+	}
+	return s.authFail(ctx, st, fasthttp.StatusUnauthorized, CodeMissingCredentials, "credentials are required", challenge)
+}
+
+// authorize applies the consumer's CIDRs and the API's allowed consumers
+// (403), then sends the consumer's identity headers upstream.
+func (s *Server) authorize(ctx *fasthttp.RequestCtx, st *reqState) bool {
+	a := st.api.Auth
+	if c := st.consumer; c != nil && c.CIDRs != nil && !c.CIDRs.Contains(st.client) {
+		st.authOutcome = authForbidden
+		authFailures.Inc()
+		s.finish(ctx, st, fasthttp.StatusForbidden, CodeConsumerIPNotAllowed, "this consumer may not call from this address")
+		return false
+	}
+	if !a.Allows(st.consumerName) {
+		st.authOutcome = authForbidden
+		authFailures.Inc()
+		s.finish(ctx, st, fasthttp.StatusForbidden, CodeConsumerNotAllowed, "this consumer may not call this API")
+		return false
+	}
+	h := &ctx.Request.Header
+	if c := st.consumer; c != nil {
+		for _, kv := range c.Headers {
+			h.SetBytesKV(kv[0], kv[1])
+		}
+	} else if len(st.consumerName) > 0 {
+		h.SetBytesV("X-Consumer-Name", sanitizeHeaderValue(st.consumerName))
+	}
+	return true
+}
+
+func (s *Server) authFail(ctx *fasthttp.RequestCtx, st *reqState, status int, code, msg, challenge string) bool {
+	st.authOutcome = authFailed
+	authFailures.Inc()
+	s.finish(ctx, st, status, code, msg)
+	if challenge != "" && status == fasthttp.StatusUnauthorized {
+		ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, challenge)
+	}
+	return false
+}
+
+// sanitizeHeaderValue replaces bytes a header value must not carry, in place.
+func sanitizeHeaderValue(b []byte) []byte {
+	for i, c := range b {
+		if c == '\r' || c == '\n' || c == 0 {
+			b[i] = ' '
+		}
+	}
+	return b
+}
