@@ -145,6 +145,11 @@ func (c *compiler) server() {
 		}
 		c.snap.TrustedProxies = append(c.snap.TrustedProxies, pfx)
 	}
+	if al := c.p.Config.AccessLog; al != nil {
+		if err := al.Validate(); err != nil {
+			c.add("access_log", err.Error())
+		}
+	}
 	if d := c.p.Config.DemoOrigin.Listen; d != "" && (!validHostPort(d) || !isLoopbackAddr(d)) {
 		c.add("demo_origin.listen", "must be a loopback host:port, e.g. \"127.0.0.1:8081\"")
 	}

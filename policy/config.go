@@ -5,6 +5,7 @@ import (
 	"github.com/sluicegw/sluice/policy/ipacl"
 	"github.com/sluicegw/sluice/policy/jwtauth"
 	"github.com/sluicegw/sluice/policy/params"
+	"github.com/sluicegw/sluice/proxy/accesslog"
 )
 
 // Config is the whole TOML file as written by the operator. It is decoded
@@ -27,6 +28,10 @@ type Config struct {
 	// State sizes the stores that outlive reloads (rate limits, nonces).
 	// Changes need a restart.
 	State StateConfig `toml:"state"`
+	// AccessLog, when present, writes one record per request through a
+	// lock-free ring to batched sinks; absent means no access log. Changes
+	// need a restart (SIGUSR1 reopens files).
+	AccessLog *accesslog.Config `toml:"access_log"`
 }
 
 // StateConfig is the [state] table.

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"strconv"
+	"sync"
 
 	"github.com/VictoriaMetrics/metrics"
 )
@@ -13,6 +14,34 @@ import (
 type APIStats struct {
 	// Requests by status class: index 0 is 1xx (unused by a proxy in practice) through 4 = 5xx.
 	Requests [5]*metrics.Counter
+	// Total and Backend are request durations (gateway plus upstream, and
+	// upstream alone), per group and API across stages to bound series.
+	Total   *Histogram
+	Backend *Histogram
+	// Throttled counts 429s by the scope that denied: api, consumer, client_ip, quota.
+	Throttled [5]*metrics.Counter
+
+	authMu       sync.RWMutex
+	authFailures map[string]*metrics.Counter
+	authBase     string
+}
+
+// AuthFailure counts an authentication or authorization failure by reason
+// (the error code). The counter is created on a reason's first use; after
+// that the lookup takes a read lock and does not allocate.
+func (st *APIStats) AuthFailure(code string) {
+	st.authMu.RLock()
+	c := st.authFailures[code]
+	st.authMu.RUnlock()
+	if c == nil {
+		st.authMu.Lock()
+		if c = st.authFailures[code]; c == nil {
+			c = metrics.GetOrCreateCounter(st.authBase + strconv.Quote(code) + "}")
+			st.authFailures[code] = c
+		}
+		st.authMu.Unlock()
+	}
+	c.Inc()
 }
 
 var classLabels = [5]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
@@ -24,6 +53,16 @@ func newAPIStats(group, api string, stage StageID) *APIStats {
 	for i, c := range classLabels {
 		st.Requests[i] = metrics.GetOrCreateCounter(base + c + `"}`)
 	}
+	labels := `group=` + strconv.Quote(group) + `,api=` + strconv.Quote(api)
+	st.Total = histogramFor("sluice_request_duration_seconds", labels)
+	st.Backend = histogramFor("sluice_backend_duration_seconds", labels)
+	for i, scope := range []string{"", "api", "consumer", "client_ip", "quota"} {
+		if scope != "" {
+			st.Throttled[i] = metrics.GetOrCreateCounter(`sluice_throttled_requests_total{` + labels + `,scope="` + scope + `"}`)
+		}
+	}
+	st.authFailures = map[string]*metrics.Counter{}
+	st.authBase = `sluice_auth_failures_total{` + labels + `,reason=`
 	return st
 }
 

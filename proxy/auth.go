@@ -4,7 +4,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/sluicegw/sluice/policy"
 	"github.com/sluicegw/sluice/policy/casign"
 	"github.com/sluicegw/sluice/policy/jwtauth"
@@ -29,8 +28,6 @@ const (
 	authFailed    = "failed"
 	authForbidden = "forbidden"
 )
-
-var authFailures = metrics.NewCounter(`sluice_auth_failures_total`)
 
 // signatureHeaders are the HMAC protocol headers, removed before forwarding
 // unless the API forwards credentials.
@@ -168,13 +165,13 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx, st *reqState) bool {
 	a := st.api.Auth
 	if c := st.consumer; c != nil && c.CIDRs != nil && !c.CIDRs.Contains(st.client) {
 		st.authOutcome = authForbidden
-		authFailures.Inc()
+		st.api.Stats.AuthFailure(CodeConsumerIPNotAllowed)
 		s.finish(ctx, st, fasthttp.StatusForbidden, CodeConsumerIPNotAllowed, "this consumer may not call from this address")
 		return false
 	}
 	if !a.Allows(st.consumerName) {
 		st.authOutcome = authForbidden
-		authFailures.Inc()
+		st.api.Stats.AuthFailure(CodeConsumerNotAllowed)
 		s.finish(ctx, st, fasthttp.StatusForbidden, CodeConsumerNotAllowed, "this consumer may not call this API")
 		return false
 	}
@@ -191,7 +188,7 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx, st *reqState) bool {
 
 func (s *Server) authFail(ctx *fasthttp.RequestCtx, st *reqState, status int, code, msg, challenge string) bool {
 	st.authOutcome = authFailed
-	authFailures.Inc()
+	st.api.Stats.AuthFailure(code)
 	s.finish(ctx, st, status, code, msg)
 	if challenge != "" && status == fasthttp.StatusUnauthorized {
 		ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, challenge)

@@ -23,6 +23,10 @@ var (
 	configReloads      = metrics.NewCounter(`sluice_config_reloads_total`)
 	configReloadErrors = metrics.NewCounter(`sluice_config_reload_errors_total`)
 
+	// openConns counts client connections over every Server in the process.
+	openConns = atomic.Int64{}
+	_         = metrics.NewGauge(`sluice_open_connections`, func() float64 { return float64(openConns.Load()) })
+
 	// inflightAll is the in-flight count over every Server in the process.
 	inflightAll atomic.Int64
 	_           = metrics.NewGauge(`sluice_requests_in_flight`, func() float64 { return float64(inflightAll.Load()) })

@@ -24,10 +24,13 @@ type reqState struct {
 	peer            netip.Addr
 	client          netip.Addr
 	params          radix.Params
-	path            []byte
+	path            []byte // the matched path, in pathBuf
+	host            []byte // the client's Host, in hostBuf
 	consumer        *policy.Consumer
 	consumerName    []byte // points into nameBuf
 	verified        *jwtauth.Verified
+	backend         time.Duration // time waiting for the upstream's answer header
+	traceID         [32]byte
 	rl              ratelimit.Decision
 	rlSet           bool
 	queryModified   bool
@@ -39,13 +42,16 @@ type reqState struct {
 	authOutcome     string
 	throttleOutcome string
 	nameBuf         []byte
+	pathBuf         []byte
+	hostBuf         []byte
 	tbuf            []byte // scratch for one header value at a time
 	rbuf            []byte // template rendering
 	ubuf            []byte // upstream URI, X-Forwarded-For
 }
 
 var reqStatePool = sync.Pool{New: func() any {
-	return &reqState{nameBuf: make([]byte, 0, 64), tbuf: make([]byte, 0, 256), rbuf: make([]byte, 0, 256), ubuf: make([]byte, 0, 512)}
+	return &reqState{nameBuf: make([]byte, 0, 64), pathBuf: make([]byte, 0, 256), hostBuf: make([]byte, 0, 64),
+		tbuf: make([]byte, 0, 256), rbuf: make([]byte, 0, 256), ubuf: make([]byte, 0, 512)}
 }}
 
 func acquireReqState() *reqState { return reqStatePool.Get().(*reqState) }
@@ -57,8 +63,9 @@ func releaseReqState(st *reqState) {
 
 // reset truncates: buffers keep their capacity for the next request.
 func (st *reqState) reset() {
-	nameBuf, tbuf, rbuf, ubuf := st.nameBuf[:0], st.tbuf[:0], st.rbuf[:0], st.ubuf[:0]
-	*st = reqState{nameBuf: nameBuf, tbuf: tbuf, rbuf: rbuf, ubuf: ubuf}
+	nameBuf, pathBuf, hostBuf := st.nameBuf[:0], st.pathBuf[:0], st.hostBuf[:0]
+	tbuf, rbuf, ubuf := st.tbuf[:0], st.rbuf[:0], st.ubuf[:0]
+	*st = reqState{nameBuf: nameBuf, pathBuf: pathBuf, hostBuf: hostBuf, tbuf: tbuf, rbuf: rbuf, ubuf: ubuf}
 }
 
 func (st *reqState) requestID() []byte { return st.id[:st.idLen] }
@@ -93,6 +100,7 @@ func (st *reqState) setNameBytes(name []byte) []byte {
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	st := acquireReqState()
 	defer releaseReqState(st)
+	defer s.account(ctx, st)
 	st.start = time.Now()
 	st.snap = s.current.Load()
 	st.target = -1
@@ -105,6 +113,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}()
 
 	s.requestID(ctx, st)
+	propagateTrace(&ctx.Request.Header, &st.traceID)
 	if reason := checkFraming(ctx.Request.Header.RawHeaders()); reason != "" {
 		rejectedFraming.Inc()
 		s.reject(ctx, st, fasthttp.StatusBadRequest, CodeMalformedRequest, "ambiguous request framing: "+reason)
@@ -122,8 +131,13 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	st.stage = stage
-	st.path = ctx.Path()
-	api, allow, res := st.snap.Match(ctx.Host(), stage, ctx.Method(), st.path, &st.params)
+	// Own copies: forwarding rewrites the request's URI and Host in place,
+	// and parameters are offsets into the path.
+	st.pathBuf = append(st.pathBuf[:0], ctx.Path()...)
+	st.path = st.pathBuf
+	st.hostBuf = append(st.hostBuf[:0], ctx.Host()...)
+	st.host = st.hostBuf
+	api, allow, res := st.snap.Match(st.host, stage, ctx.Method(), st.path, &st.params)
 	switch res {
 	case policy.NoRoute:
 		s.reject(ctx, st, fasthttp.StatusNotFound, CodeNotFound, "no API matches this path in stage "+stage.String())
@@ -165,7 +179,29 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	s.transformResponse(ctx, st)
 	s.decorate(ctx, st)
 	ctx.Response.Header.SetBytesV(headerRequestID, st.requestID())
-	api.Stats.Count(ctx.Response.StatusCode())
+}
+
+// account records the finished request: per-API counters and latency
+// histograms, then one access-log record. Deferred, so every exit of the
+// pipeline passes here exactly once.
+func (s *Server) account(ctx *fasthttp.RequestCtx, st *reqState) {
+	status := ctx.Response.StatusCode()
+	total := time.Since(st.start)
+	if st.backend > total {
+		total = st.backend
+	}
+	if api := st.api; api != nil {
+		api.Stats.Count(status)
+		api.Stats.Total.Observe(total)
+		if st.target >= 0 {
+			api.Stats.Backend.Observe(st.backend)
+		}
+	} else {
+		unmatchedRequests.Inc()
+	}
+	if s.accessLog != nil {
+		s.logRecord(ctx, st, status, total)
+	}
 }
 
 // decorate adds the response headers every answer of a matched API gets,
@@ -191,7 +227,6 @@ func (s *Server) requestID(ctx *fasthttp.RequestCtx, st *reqState) {
 
 // reject answers a request that matched no API (or failed before routing).
 func (s *Server) reject(ctx *fasthttp.RequestCtx, st *reqState, status int, code, msg string) {
-	unmatchedRequests.Inc()
 	writeError(ctx, status, code, msg, st.requestID())
 	st.errCode = code
 }
@@ -200,14 +235,13 @@ func (s *Server) reject(ctx *fasthttp.RequestCtx, st *reqState, status int, code
 func (s *Server) finish(ctx *fasthttp.RequestCtx, st *reqState, status int, code, msg string) {
 	writeError(ctx, status, code, msg, st.requestID())
 	st.errCode = code
-	st.api.Stats.Count(status)
 }
 
 // forward sends the request upstream and leaves the upstream's answer in
 // ctx.Response. It returns false when it already answered with an error.
 func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) bool {
 	req := &ctx.Request
-	st.ubuf = setForwarded(&req.Header, st.peer, ctx.Host(), st.ubuf[:0])
+	st.ubuf = setForwarded(&req.Header, st.peer, st.host, st.ubuf[:0])
 	clientClose := stripRequestHopByHop(&req.Header)
 	req.Header.Del("Expect")
 
@@ -222,7 +256,9 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) bool {
 	} else {
 		req.SetRequestURIBytes(ctx.URI().RequestURI())
 	}
+	sent := time.Now()
 	target, err := api.Backend.Upstream.Do(req, &ctx.Response, api.Timeout)
+	st.backend = time.Since(sent)
 	st.target = target
 	if err != nil {
 		status, code, msg := upstreamError(err)

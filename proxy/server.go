@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicegw/sluice/policy"
 	"github.com/sluicegw/sluice/policy/jwtauth"
+	"github.com/sluicegw/sluice/proxy/accesslog"
 	"github.com/sluicegw/sluice/store/nonce"
 	"github.com/sluicegw/sluice/store/ratelimit"
 	"github.com/valyala/fasthttp"
@@ -35,9 +36,10 @@ type Server struct {
 	ups      *upstreams
 	inflight atomic.Int64
 	// State that outlives snapshots: buckets, nonces, fetched JWT keys.
-	limits *ratelimit.Local
-	nonces *nonce.Local
-	jwt    *jwtauth.Registry
+	limits    *ratelimit.Local
+	nonces    *nonce.Local
+	accessLog *accesslog.Logger
+	jwt       *jwtauth.Registry
 
 	mu        sync.Mutex // guards publishing and the fields below
 	http      *fasthttp.Server
@@ -55,18 +57,25 @@ func New(opts Options) *Server {
 	return &Server{opts: opts, log: log, ups: newUpstreams(opts.Dial), jwt: jwtauth.NewRegistry()}
 }
 
-// state creates the stores on first compile, sized by that config's
-// [state] table (changes need a restart).
-func (s *Server) state(cfg policy.StateConfig) error {
+// state creates the stores and the access logger on first compile, sized
+// by that config (changes need a restart).
+func (s *Server) state(cfg *policy.Config) error {
 	if s.limits != nil {
 		return nil
 	}
-	lim, err := ratelimit.NewLocal(ratelimit.Options{MaxKeys: cfg.RateLimitMaxKeys})
+	if cfg.AccessLog != nil {
+		l, err := accesslog.New(*cfg.AccessLog)
+		if err != nil {
+			return err
+		}
+		s.accessLog = l
+	}
+	lim, err := ratelimit.NewLocal(ratelimit.Options{MaxKeys: cfg.State.RateLimitMaxKeys})
 	if err != nil {
 		return err
 	}
 	s.limits = lim
-	s.nonces = nonce.NewLocal(nonce.Config{MaxEntries: cfg.NonceMaxEntries})
+	s.nonces = nonce.NewLocal(nonce.Config{MaxEntries: cfg.State.NonceMaxEntries})
 	return nil
 }
 
@@ -75,7 +84,7 @@ func (s *Server) state(cfg policy.StateConfig) error {
 func (s *Server) Compile(p *policy.Parsed) (*policy.Snapshot, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	if err := s.state(p.Config.State); err != nil {
+	if err := s.state(p.Config); err != nil {
 		return nil, err
 	}
 	s.ups.begin(int(p.Config.Server.StreamThreshold))
@@ -147,6 +156,14 @@ func (s *Server) httpServer() *fasthttp.Server {
 		Logger:                        quietLogger{s.log},
 		SecureErrorLogMessage:         true,
 		DisableHeaderNamesNormalizing: false,
+		ConnState: func(_ net.Conn, cs fasthttp.ConnState) {
+			switch cs {
+			case fasthttp.StateNew:
+				openConns.Add(1)
+			case fasthttp.StateClosed:
+				openConns.Add(-1)
+			}
+		},
 	}
 	return s.http
 }
@@ -208,11 +225,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	srv := s.http
 	s.mu.Unlock()
-	if srv == nil {
-		return nil
+	var err error
+	if srv != nil {
+		err = srv.ShutdownWithContext(ctx)
 	}
-	return srv.ShutdownWithContext(ctx)
+	// After the listeners drained: every record of a finished request is in
+	// the ring; ship them and the sinks' queues.
+	if s.accessLog != nil {
+		if lerr := s.accessLog.Shutdown(ctx); err == nil {
+			err = lerr
+		}
+	}
+	if s.limits != nil {
+		_ = s.limits.Close()
+	}
+	return err
 }
+
+// ReopenLogs reopens access-log files (SIGUSR1, after logrotate moved them).
+func (s *Server) ReopenLogs() { s.accessLog.Reopen() }
 
 // InFlight is the number of requests being handled now.
 func (s *Server) InFlight() int64 { return s.inflight.Load() }

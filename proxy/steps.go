@@ -35,7 +35,6 @@ func (s *Server) preflight(ctx *fasthttp.RequestCtx, st *reqState) bool {
 	ctx.Response.Reset()
 	p.Preflight(&ctx.Request, &ctx.Response)
 	ctx.Response.SetStatusCode(fasthttp.StatusNoContent)
-	st.api.Stats.Count(fasthttp.StatusNoContent)
 	return true
 }
 

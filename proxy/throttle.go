@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/cespare/xxhash/v2"
 	"github.com/sluicegw/sluice/store/ratelimit"
 	"github.com/valyala/fasthttp"
@@ -24,8 +23,6 @@ const (
 )
 
 var scopeNames = [...]string{"", "api", "consumer", "client_ip", "quota"}
-
-var throttledTotal = metrics.NewCounter(`sluice_throttled_total`)
 
 // limitKey is xxhash(api id, scope, identity): stable across reloads and
 // stages, so a reload never refills a bucket.
@@ -79,7 +76,7 @@ func (s *Server) throttle(ctx *fasthttp.RequestCtx, st *reqState) bool {
 		st.throttleOutcome = "allowed"
 		return true
 	}
-	throttledTotal.Inc()
+	st.api.Stats.Throttled[scopes[d.Denied]].Inc()
 	st.throttleOutcome = scopeNames[scopes[d.Denied]]
 	s.finish(ctx, st, fasthttp.StatusTooManyRequests, CodeThrottled, "rate limit exceeded ("+scopeNames[scopes[d.Denied]]+")")
 	ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, strconv.Itoa(ratelimit.RetryAfterSeconds(d.RetryAfter)))

@@ -233,7 +233,7 @@ func cmdRun(args []string) int {
 	go rl.Watch(ctx, time.Second)
 
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
 	for {
 		select {
 		case err := <-errc:
@@ -242,8 +242,13 @@ func cmdRun(args []string) int {
 				return 1
 			}
 		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
+			switch sig {
+			case syscall.SIGHUP:
 				_, _ = rl.Reload()
+				continue
+			case syscall.SIGUSR1:
+				log.Info("reopening access log files")
+				srv.ReopenLogs()
 				continue
 			}
 			timeout := srv.Snapshot().Server.ShutdownTimeout
