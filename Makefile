@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 
-.PHONY: all build run test test-race bench bench-quick lint fuzz cpu-vs-nginx clean
+.PHONY: all build run test bench bench-go bench-quick lint cpu-vs-nginx clean
 
 all: build
 
@@ -36,10 +36,11 @@ bench-go:
 # Capacity run: Sluice vs nginx, HAProxy, Caddy and direct; fills BENCHMARKS.md.
 bench: build
 	bash scripts/bench-peers.sh
-	$(BIN)/sluice-bench run -preset full -gateway $(BIN)/sluice -update BENCHMARKS.md
+	$(BIN)/sluice-bench run -preset full -gateway $(BIN)/sluice -out bench/results -markdown BENCHMARKS.md
 
 bench-quick: build
-	$(BIN)/sluice-bench run -preset quick -gateway $(BIN)/sluice
+	bash scripts/bench-peers.sh
+	$(BIN)/sluice-bench run -preset quick -gateway $(BIN)/sluice -out bench/out
 
 # CPU time per proxied request, Sluice vs nginx, each pinned to one core.
 cpu-vs-nginx: build

@@ -1,0 +1,137 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// runCapacity runs the preset's capacity search on each target, one target
+// at a time, and writes the latency-versus-load charts.
+func (r *runner) runCapacity(ctx context.Context, targets []string) (*CapacityReport, error) {
+	spec := r.opts.Preset.Capacity
+	sc, err := ScenarioByName(spec.Scenario)
+	if err != nil {
+		return nil, err
+	}
+	rep := &CapacityReport{Scenario: sc.Name, SLO: r.opts.SLO, Spec: spec, Plans: map[string]CapacityPlan{}}
+	fmt.Fprintf(r.log, "capacity %s, SLO %s\n", sc.Name, r.opts.SLO)
+	for _, name := range targets {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		res := r.capacityOne(ctx, sc, name)
+		if res.Skipped != "" {
+			fmt.Fprintf(r.log, "  %-8s skipped: %s\n", name, res.Skipped)
+		} else {
+			fmt.Fprintf(r.log, "  %-8s sustainable %.0f rps/core, knee %.0f rps\n", name, res.Sustainable, res.Knee)
+			if r.opts.Peak > 0 {
+				plan, err := PlanCapacity(res.Sustainable, r.opts.Peak, r.opts.Headroom, r.opts.CoresPerNode)
+				if err != nil {
+					return nil, err
+				}
+				rep.Plans[name] = plan
+			}
+		}
+		rep.Results = append(rep.Results, res)
+	}
+	base := filepath.Join(r.opts.OutDir, "capacity-"+sc.Name)
+	title := fmt.Sprintf("%s: latency vs offered load (one core)", sc.Title)
+	charts, err := WriteLatencyCharts(rep.Results, title, base)
+	if err != nil {
+		return nil, err
+	}
+	rep.Charts = charts
+	return rep, nil
+}
+
+// capacityOne starts one target and searches its capacity.
+func (r *runner) capacityOne(ctx context.Context, sc *Scenario, name string) CapacityResult {
+	res := CapacityResult{Target: name}
+	dir, err := os.MkdirTemp("", "sluice-bench-capacity-")
+	if err != nil {
+		res.Skipped = err.Error()
+		return res
+	}
+	if !r.opts.KeepTemp {
+		defer os.RemoveAll(dir)
+	}
+	var t liveTarget
+	switch name {
+	case TargetDirect:
+		t = liveTarget{name: name, addr: r.origin.Addr()}
+	case TargetSluice:
+		if reason := r.gatewayReason(sc); reason != "" {
+			res.Skipped = reason
+			return res
+		}
+		t, err = r.startGateway(ctx, sc, dir)
+	default:
+		pe, ok := PeerByName(name)
+		if !ok {
+			res.Skipped = "unknown target"
+			return res
+		}
+		t, err = r.startPeer(ctx, pe, sc, dir)
+	}
+	if err != nil {
+		res.Skipped = err.Error()
+		return res
+	}
+	if t.proc != nil {
+		defer t.proc.Stop()
+	}
+	spec := r.opts.Preset.Capacity
+	probe := func(ctx context.Context, rate float64) (CapacityPoint, error) {
+		if t.proc != nil && !t.proc.Alive() {
+			return CapacityPoint{}, fmt.Errorf("%s exited: %s", name, t.proc.StderrTail(300))
+		}
+		cfg, err := r.loadConfig(sc, t)
+		if err != nil {
+			return CapacityPoint{}, err
+		}
+		cfg.Mode = OpenLoop
+		cfg.Rate = rate
+		cfg.Connections = spec.Connections
+		cfg.Timeout = 2 * time.Second
+		if spec.StepWarmup > 0 {
+			w := cfg
+			w.Duration = spec.StepWarmup
+			if _, err := RunLoad(ctx, w); err != nil {
+				return CapacityPoint{}, err
+			}
+		}
+		var cpu0 CPUSample
+		if t.proc != nil {
+			if cpu0, err = SampleCPU(t.proc.PID()); err != nil {
+				return CapacityPoint{}, err
+			}
+		}
+		cfg.Duration = spec.StepDuration
+		lr, err := RunLoad(ctx, cfg)
+		if err != nil {
+			return CapacityPoint{}, err
+		}
+		p := CapacityPoint{
+			Achieved: lr.Throughput, Completed: lr.Completed,
+			P50: lr.Latency.P50, P90: lr.Latency.P90, P99: lr.Latency.P99, P999: lr.Latency.P999,
+			ErrorRate: lr.ErrorRate(),
+		}
+		if t.proc != nil {
+			if cpu1, err := SampleCPU(t.proc.PID()); err == nil {
+				p.CPUPerRequestUS = figuresFrom(lr, cpu1.Since(cpu0), MemSample{}).CPUPerRequestUS
+			}
+		}
+		fmt.Fprintf(r.log, "    %-8s offered %8.0f rps: achieved %8.0f, p50 %-9v p99 %-9v errors %.3f%%\n",
+			name, rate, p.Achieved, p.P50, p.P99, p.ErrorRate*100)
+		return p, nil
+	}
+	found, err := FindCapacity(ctx, spec, r.opts.SLO, probe)
+	found.Target = name
+	if err != nil {
+		found.Skipped = err.Error()
+	}
+	return found
+}

@@ -1,0 +1,173 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// fakeProbe models a target whose p99 is 1 ms up to half its limit, grows
+// linearly to 8 ms at the limit and explodes beyond.
+func fakeProbe(limit float64, calls *[]float64) Probe {
+	return func(_ context.Context, rate float64) (CapacityPoint, error) {
+		*calls = append(*calls, rate)
+		p := CapacityPoint{Achieved: rate, Completed: uint64(rate), P50: 500 * time.Microsecond}
+		switch {
+		case rate <= limit/2:
+			p.P99 = time.Millisecond
+		case rate <= limit:
+			p.P99 = time.Duration(float64(time.Millisecond) * (1 + 7*(rate-limit/2)/(limit/2)))
+		default:
+			p.P99 = 200 * time.Millisecond
+			p.ErrorRate = 0.02
+		}
+		return p, nil
+	}
+}
+
+func TestFindCapacityBisects(t *testing.T) {
+	var calls []float64
+	spec := CapacitySpec{StartRate: 1000, Growth: 2, MaxRate: 1e6, StepDuration: time.Second, BisectSteps: 8}
+	slo := SLO{P99: 10 * time.Millisecond, MaxErrorRate: 0.001}
+	res, err := FindCapacity(context.Background(), spec, slo, fakeProbe(37000, &calls))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Steps 1k..32k pass, 64k fails; bisection narrows [32k, 64k] to < 2%.
+	if res.Sustainable > 37000 || res.Sustainable < 37000*0.97 {
+		t.Errorf("sustainable %.0f, want just under 37000", res.Sustainable)
+	}
+	if calls[6] != 64000 || len(calls) > 7+8 {
+		t.Errorf("probe sequence %v", calls)
+	}
+	for i := 1; i < len(res.Points); i++ {
+		if res.Points[i].Offered < res.Points[i-1].Offered {
+			t.Fatalf("points not ascending: %v", res.Points)
+		}
+	}
+	// p99 doubles over the 1 ms baseline once rate > limit/2 + limit/14.
+	if res.Knee < 16000 || res.Knee > 21000 {
+		t.Errorf("knee %.0f, want between 16k and 21k", res.Knee)
+	}
+	if res.AtMaxRate {
+		t.Error("AtMaxRate set")
+	}
+}
+
+func TestFindCapacityStopsAtMax(t *testing.T) {
+	var calls []float64
+	spec := CapacitySpec{StartRate: 1000, Growth: 3, MaxRate: 5000, StepDuration: time.Second, BisectSteps: 4}
+	res, err := FindCapacity(context.Background(), spec, SLO{P99: 10 * time.Millisecond}, fakeProbe(1e9, &calls))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.AtMaxRate || res.Sustainable != 5000 || len(calls) != 3 || calls[2] != 5000 {
+		t.Errorf("at max %v sustainable %v calls %v", res.AtMaxRate, res.Sustainable, calls)
+	}
+}
+
+func TestFindCapacityFirstStepFails(t *testing.T) {
+	var calls []float64
+	spec := CapacitySpec{StartRate: 1000, Growth: 2, MaxRate: 1e5, StepDuration: time.Second, BisectSteps: 6}
+	res, err := FindCapacity(context.Background(), spec, SLO{P99: 10 * time.Millisecond}, fakeProbe(300, &calls))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sustainable > 300 || res.Sustainable < 200 {
+		t.Errorf("sustainable %v, want bisected below 1000 to about 300 (calls %v)", res.Sustainable, calls)
+	}
+}
+
+func TestFindCapacityErrors(t *testing.T) {
+	boom := errors.New("target died")
+	probe := func(context.Context, float64) (CapacityPoint, error) { return CapacityPoint{}, boom }
+	spec := CapacitySpec{StartRate: 1000, Growth: 2, MaxRate: 1e5, StepDuration: time.Second}
+	if _, err := FindCapacity(context.Background(), spec, SLO{P99: time.Millisecond}, probe); !errors.Is(err, boom) {
+		t.Errorf("err %v", err)
+	}
+	for _, bad := range []CapacitySpec{
+		{StartRate: 0, Growth: 2, MaxRate: 10, StepDuration: time.Second},
+		{StartRate: 10, Growth: 1, MaxRate: 100, StepDuration: time.Second},
+		{StartRate: 10, Growth: 2, MaxRate: 5, StepDuration: time.Second},
+		{StartRate: 10, Growth: 2, MaxRate: 100},
+		{StartRate: 10, Growth: 2, MaxRate: 100, StepDuration: time.Second, BisectSteps: 50},
+	} {
+		if _, err := FindCapacity(context.Background(), bad, SLO{}, probe); err == nil || errors.Is(err, boom) {
+			t.Errorf("spec %+v: err %v", bad, err)
+		}
+	}
+}
+
+func TestSLOMet(t *testing.T) {
+	slo := SLO{P99: 10 * time.Millisecond, MaxErrorRate: 0.001}
+	ok := CapacityPoint{Completed: 10, P99: 10 * time.Millisecond, ErrorRate: 0.001}
+	if !slo.Met(ok) {
+		t.Error("boundary point should meet the SLO")
+	}
+	for _, p := range []CapacityPoint{
+		{Completed: 10, P99: 10*time.Millisecond + 1},
+		{Completed: 10, ErrorRate: 0.0011},
+		{Completed: 0},
+	} {
+		if slo.Met(p) {
+			t.Errorf("%+v met the SLO", p)
+		}
+	}
+}
+
+func TestPlanCapacity(t *testing.T) {
+	p, err := PlanCapacity(20000, 100000, 0.7, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 100000 / (20000 * 0.7) = 7.14 -> 8 cores -> 1 node (+1 for N+1).
+	if p.Cores != 8 || p.Nodes != 1 || p.NodesN1 != 2 {
+		t.Errorf("plan %+v", p)
+	}
+	p, _ = PlanCapacity(20000, 1000000, 0.5, 16)
+	if p.Cores != 100 || p.Nodes != 7 {
+		t.Errorf("plan %+v, want 100 cores, 7 nodes", p)
+	}
+	for _, bad := range [][3]float64{{1, 1, 0}, {1, 1, 1.5}, {1, -1, 0.5}} {
+		if _, err := PlanCapacity(bad[0], bad[1], bad[2], 8); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if _, err := PlanCapacity(1, 1, 0.5, 0); err == nil {
+		t.Error("zero cores per node accepted")
+	}
+	if p, _ := PlanCapacity(0, 1000, 0.7, 8); p.Cores != 0 {
+		t.Errorf("unmeasured capacity planned %+v", p)
+	}
+}
+
+func TestWriteLatencyCharts(t *testing.T) {
+	var calls []float64
+	spec := CapacitySpec{StartRate: 1000, Growth: 2, MaxRate: 1e6, StepDuration: time.Second, BisectSteps: 3}
+	a, _ := FindCapacity(context.Background(), spec, SLO{P99: 10 * time.Millisecond}, fakeProbe(20000, &calls))
+	a.Target = "sluice"
+	b, _ := FindCapacity(context.Background(), spec, SLO{P99: 10 * time.Millisecond}, fakeProbe(30000, &calls))
+	b.Target = "nginx"
+	base := filepath.Join(t.TempDir(), "charts", "capacity-anon-1k")
+	files, err := WriteLatencyCharts([]CapacityResult{a, b, {Target: "caddy", Skipped: "missing"}}, "test", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 2 {
+		t.Fatalf("files %v", files)
+	}
+	png, err := os.ReadFile(base + ".png")
+	if err != nil || len(png) < 1000 || string(png[1:4]) != "PNG" {
+		t.Errorf("png: %d bytes, %v", len(png), err)
+	}
+	svg, err := os.ReadFile(base + ".svg")
+	if err != nil || !containsAll(string(svg), "<svg", "sluice p99", "nginx p50") {
+		t.Errorf("svg: %v", err)
+	}
+	if files, err := WriteLatencyCharts(nil, "empty", base+"-none"); err != nil || files != nil {
+		t.Errorf("no points: %v %v", files, err)
+	}
+}
