@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -91,6 +93,11 @@ func (r *Reloader) reloadLocked(skipUnchanged bool) (*policy.Snapshot, error) {
 			var snap *policy.Snapshot
 			snap, err = r.s.Compile(p)
 			if err == nil {
+				if cur := r.s.Snapshot(); cur != nil {
+					for _, k := range restartOnly(cur, snap) {
+						r.s.log.Warn("setting changed; it applies after a restart", "key", k)
+					}
+				}
 				r.s.Publish(snap)
 				configReloads.Inc()
 				r.lastErr, r.lastErrAt = "", time.Time{}
@@ -146,4 +153,34 @@ func (r *Reloader) Watch(ctx context.Context, interval time.Duration) {
 		}
 		r.mu.Unlock()
 	}
+}
+
+// restartOnly names the settings that differ between two snapshots but are
+// read only at start: listeners, connection timeouts and buffer sizes, the
+// stores and the access log. Everything else applies on reload.
+func restartOnly(old, cur *policy.Snapshot) []string {
+	var keys []string
+	o, n := old.Server, cur.Server
+	if !slices.Equal(o.Listen, n.Listen) {
+		keys = append(keys, "server.listen")
+	}
+	if o.AdminListen != n.AdminListen {
+		keys = append(keys, "server.admin_listen")
+	}
+	if o.ReadTimeout != n.ReadTimeout || o.WriteTimeout != n.WriteTimeout || o.IdleTimeout != n.IdleTimeout {
+		keys = append(keys, "server.read_timeout/write_timeout/idle_timeout")
+	}
+	if o.MaxHeaderSize != n.MaxHeaderSize || o.StreamThreshold != n.StreamThreshold {
+		keys = append(keys, "server.max_header_size/stream_threshold")
+	}
+	if o.DemoOrigin != n.DemoOrigin {
+		keys = append(keys, "demo_origin.listen")
+	}
+	if !reflect.DeepEqual(old.Config.State, cur.Config.State) {
+		keys = append(keys, "state")
+	}
+	if !reflect.DeepEqual(old.Config.AccessLog, cur.Config.AccessLog) {
+		keys = append(keys, "access_log")
+	}
+	return keys
 }
