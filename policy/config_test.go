@@ -152,7 +152,7 @@ func TestUnknownKeysPositioned(t *testing.T) {
 		t.Fatalf("want two unknown-key errors, got %v", err)
 	}
 	if list[0].Line != 3 || list[0].Col != 1 || list[0].Key != "server.listne" ||
-		list[1].Line != 7 || list[1].Key != "groups.hostz" {
+		list[1].Line != 7 || list[1].Key != "groups[0].hostz" {
 		t.Fatalf("positions: %v", err)
 	}
 }

@@ -56,6 +56,7 @@ func Parse(file string, data []byte) (*Parsed, error) {
 		p.unknown = decodeErrors(file, err).(Errors)
 	}
 	p.pos = indexPositions(data)
+	p.pos.renameAt(p.unknown)
 	applyDefaults(p.Config)
 	return p, nil
 }

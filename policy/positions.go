@@ -146,3 +146,20 @@ func (p *positions) value(parser *unstable.Parser, path string, v *unstable.Node
 		}
 	}
 }
+
+// renameAt gives errors the full key path written at their position: the
+// decoder names a key inside an inline table of an array by its table only
+// ("backends.wieght" for backends[0].targets[0].wieght).
+func (p *positions) renameAt(errs Errors) {
+	for _, e := range errs {
+		if e.Line < 1 || e.Line > len(p.lines) {
+			continue
+		}
+		off := uint32(p.lines[e.Line-1] + e.Col - 1)
+		for k, at := range p.at {
+			if at == off && len(k) >= len(e.Key) {
+				e.Key = k
+			}
+		}
+	}
+}

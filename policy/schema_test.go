@@ -20,6 +20,10 @@ func schemaKeys() []string {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			tag := strings.Split(f.Tag.Get("toml"), ",")[0]
+			if tag == "" && f.Anonymous {
+				walk(f.Type) // embedded tables share their parent's keys
+				continue
+			}
 			if tag == "" || tag == "-" {
 				continue
 			}

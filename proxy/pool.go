@@ -142,14 +142,15 @@ func (p *targetPool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline
 
 func (p *targetPool) exchange(c *upConn, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) (retry bool, err error) {
 	streamingUp := req.IsBodyStream()
-	writeDeadline := deadline
+	// One deadline call where possible: each one is a runtime timer update.
 	if streamingUp {
 		// A large upload may legitimately take longer than the answer timeout;
 		// the client connection's read timeout bounds it instead.
-		writeDeadline = time.Time{}
-	}
-	if err = c.c.SetWriteDeadline(writeDeadline); err == nil {
-		err = c.c.SetReadDeadline(deadline)
+		if err = c.c.SetWriteDeadline(time.Time{}); err == nil {
+			err = c.c.SetReadDeadline(deadline)
+		}
+	} else {
+		err = c.c.SetDeadline(deadline)
 	}
 	if err == nil {
 		if err = req.Write(c.bw); err == nil {
@@ -184,12 +185,14 @@ func (p *targetPool) exchange(c *upConn, req *fasthttp.Request, resp *fasthttp.R
 	return false, p.streamBody(c, resp, cl, closeAfter)
 }
 
+// finish returns a connection whose exchange is complete to the pool. Its
+// deadline is left as it is: an idle connection does no I/O, and the next
+// exchange sets a fresh one.
 func (p *targetPool) finish(c *upConn, closeAfter bool) {
 	if closeAfter {
 		p.discard(c)
 		return
 	}
-	_ = c.c.SetDeadline(time.Time{})
 	p.release(c, time.Now())
 }
 

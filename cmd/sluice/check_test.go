@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// threeMistakes has three independent semantic mistakes; the comments give
+// the line and column each error must point at (the key that is wrong).
+const threeMistakes = `[server]
+listen = ["127.0.0.1:18080"]
+
+[[backends]]
+name = "origin"
+targets = [{ url = "http://127.0.0.1:18081" }]
+host_header = "upstream"
+
+[[groups]]
+name = "g"
+
+[[groups.apis]]
+name = "slow"
+path = "/slow"
+backend = "origin"
+  timeout = "45s"
+
+[[groups.apis]]
+name = "lost"
+path = "/lost"
+stages = ["RELEASE"]
+    backend = "nowhere"
+`
+
+// unknownKeys has two misspelt keys in different tables.
+const unknownKeys = `[server]
+listen = ["127.0.0.1:18080"]
+colour = "blue"
+
+[[backends]]
+name = "origin"
+targets = [{ url = "http://127.0.0.1:18081", wieght = 2 }]
+`
+
+const validConfig = `[server]
+listen = ["127.0.0.1:18080"]
+admin_listen = "127.0.0.1:19901"
+
+[[backends]]
+name = "origin"
+targets = [{ url = "http://127.0.0.1:18081" }, { url = "http://127.0.0.1:18082", weight = 3 }]
+
+[[backends]]
+name = "canned"
+[backends.mock]
+body = '{"ok":true}'
+
+[[groups]]
+name = "shop"
+hosts = ["shop.example.com"]
+
+[[groups.apis]]
+name = "item"
+methods = ["GET", "HEAD"]
+path = "/items/{id:[0-9]+}"
+backend = "origin"
+backend_path = "/v1/item?id={id}"
+stages = ["RELEASE"]
+
+[[groups.apis]]
+name = "ping"
+methods = ["GET"]
+path = "/ping"
+backend = "canned"
+stages = ["RELEASE", "TEST"]
+`
+
+func writeTemp(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// errorLines asserts that stderr holds exactly the wanted error lines, each
+// "FILE:LINE:COL: KEY..." with the rest containing the wanted fragment.
+func errorLines(t *testing.T, stderr, file string, want [][3]string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("got %d error lines, want %d:\n%s", len(lines), len(want), stderr)
+	}
+	for i, w := range want {
+		prefix := file + ":" + w[0] + ": " + w[1]
+		if !strings.HasPrefix(lines[i], prefix) || !strings.Contains(lines[i], w[2]) {
+			t.Errorf("line %d = %q\nwant prefix %q containing %q", i+1, lines[i], prefix, w[2])
+		}
+	}
+}
+
+func TestCheckReportsEveryMistakeWithPosition(t *testing.T) {
+	path := writeTemp(t, "bad.toml", threeMistakes)
+	stdout, stderr, code := runSluice(t, "check", path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout %q\nstderr %q", code, stdout, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout %q, want nothing", stdout)
+	}
+	errorLines(t, stderr, path, [][3]string{
+		{"7:1", "backends[0].host_header: ", `"upstream"`},
+		{"16:3", "groups[0].apis[0].timeout: ", "over the 30s maximum"},
+		{"22:5", "groups[0].apis[1].backend: ", `unknown backend "nowhere"`},
+	})
+}
+
+func TestCheckUnknownKeys(t *testing.T) {
+	path := writeTemp(t, "typo.toml", unknownKeys)
+	_, stderr, code := runSluice(t, "check", path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (stderr %q)", code, stderr)
+	}
+	errorLines(t, stderr, path, [][3]string{
+		{"3:1", "server.colour: ", "unknown key"},
+		// A key inside an inline table of an array gets its full path.
+		{"7:46", "backends[0].targets[0].wieght: ", "unknown key"},
+	})
+}
+
+func TestCheckValid(t *testing.T) {
+	path := writeTemp(t, "good.toml", validConfig)
+	stdout, stderr, code := runSluice(t, "check", path)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0 (stderr %q)", code, stderr)
+	}
+	want := path + ": ok: 1 groups, 2 APIs, 2 backends\n"
+	if stdout != want {
+		t.Fatalf("stdout %q, want %q", stdout, want)
+	}
+	if stderr != "" {
+		t.Errorf("stderr %q, want nothing", stderr)
+	}
+}
+
+func TestCheckShippedConfigs(t *testing.T) {
+	for _, name := range []string{"reference.toml", "quickstart.toml"} {
+		path := filepath.Join("..", "..", "configs", name)
+		stdout, stderr, code := runSluice(t, "check", path)
+		if code != 0 {
+			t.Errorf("check %s: exit %d\n%s", name, code, stderr)
+			continue
+		}
+		if !strings.HasPrefix(stdout, path+": ok: ") || strings.Count(stdout, "\n") != 1 {
+			t.Errorf("check %s: stdout %q, want one summary line", name, stdout)
+		}
+	}
+}
+
+func TestCheckMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "absent.toml")
+	_, stderr, code := runSluice(t, "check", path)
+	if code != 1 || !strings.HasPrefix(stderr, path+": ") {
+		t.Fatalf("exit %d stderr %q: want 1 and an error naming the file", code, stderr)
+	}
+}
+
+// TestCmdCheckInProcess drives cmdCheck directly so coverage sees it.
+func TestCmdCheckInProcess(t *testing.T) {
+	good := writeTemp(t, "good.toml", validConfig)
+	bad := writeTemp(t, "bad.toml", threeMistakes)
+	cases := []struct {
+		args       []string
+		code       int
+		stdoutHas  string
+		stderrHas  string
+		stderrLine int
+	}{
+		{[]string{good}, 0, "ok: 1 groups, 2 APIs, 2 backends", "", 0},
+		{[]string{bad}, 1, "", "over the 30s maximum", 3},
+		{nil, 2, "", "usage: sluice check FILE", 1},
+		{[]string{good, bad}, 2, "", "usage: sluice check FILE", 1},
+		{[]string{"-x", good}, 2, "", "usage: sluice check FILE", 0},
+	}
+	for _, c := range cases {
+		var stdout, stderr bytes.Buffer
+		code := cmdCheck(c.args, &stdout, &stderr)
+		if code != c.code {
+			t.Errorf("cmdCheck(%q) = %d, want %d (stderr %q)", c.args, code, c.code, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), c.stdoutHas) || (c.stdoutHas == "" && stdout.Len() > 0) {
+			t.Errorf("cmdCheck(%q) stdout %q, want %q", c.args, stdout.String(), c.stdoutHas)
+		}
+		if !strings.Contains(stderr.String(), c.stderrHas) {
+			t.Errorf("cmdCheck(%q) stderr %q, want %q", c.args, stderr.String(), c.stderrHas)
+		}
+		if c.stderrLine > 0 && strings.Count(stderr.String(), "\n") != c.stderrLine {
+			t.Errorf("cmdCheck(%q) stderr has %d lines, want %d:\n%s", c.args,
+				strings.Count(stderr.String(), "\n"), c.stderrLine, stderr.String())
+		}
+	}
+}
+
+func TestRoutesTable(t *testing.T) {
+	path := writeTemp(t, "good.toml", validConfig)
+	stdout, stderr, code := runSluice(t, "routes", path)
+	if code != 0 {
+		t.Fatalf("exit %d (stderr %q)", code, stderr)
+	}
+	lines := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
+	// header + item (GET, HEAD; RELEASE) + ping (GET; RELEASE, TEST)
+	if len(lines) != 5 {
+		t.Fatalf("got %d lines, want 5:\n%s", len(lines), stdout)
+	}
+	if f := strings.Fields(lines[0]); len(f) < 4 || f[0] != "HOST" || f[3] != "PATH" {
+		t.Errorf("header %q", lines[0])
+	}
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`^shop\.example\.com\s+RELEASE\s+GET\s+/items/\{id:\[0-9\]\+\}\s+shop/item\s+origin\s+/v1/item\?id=\{id\}\s+http://127\.0\.0\.1:18081,http://127\.0\.0\.1:18082$`),
+		regexp.MustCompile(`^shop\.example\.com\s+RELEASE\s+HEAD\s+/items/\{id:\[0-9\]\+\}\s+shop/item\s+origin\s+`),
+		regexp.MustCompile(`^shop\.example\.com\s+RELEASE\s+GET\s+/ping\s+shop/ping\s+canned\s+\(as requested\)\s+\(mock\)$`),
+		regexp.MustCompile(`^shop\.example\.com\s+TEST\s+GET\s+/ping\s+shop/ping\s+canned\s+`),
+	}
+	for i, re := range want {
+		if !re.MatchString(lines[i+1]) {
+			t.Errorf("row %d = %q, want match %s", i+1, lines[i+1], re)
+		}
+	}
+}
+
+func TestRoutesJSON(t *testing.T) {
+	path := writeTemp(t, "good.toml", validConfig)
+	stdout, stderr, code := runSluice(t, "routes", "-json", path)
+	if code != 0 {
+		t.Fatalf("exit %d (stderr %q)", code, stderr)
+	}
+	var rows []struct {
+		Group   string   `json:"group"`
+		Hosts   []string `json:"hosts"`
+		Stage   string   `json:"stage"`
+		Method  string   `json:"method"`
+		Path    string   `json:"path"`
+		API     string   `json:"api"`
+		Backend string   `json:"backend"`
+		Targets []string `json:"targets"`
+		Upath   string   `json:"backend_path"`
+	}
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rows); err != nil {
+		t.Fatalf("routes -json does not parse: %v\n%s", err, stdout)
+	}
+	if len(rows) != 4 {
+		t.Fatalf("got %d rows, want 4: %+v", len(rows), rows)
+	}
+	r := rows[0]
+	if r.Group != "shop" || r.Stage != "RELEASE" || r.Method != "GET" || r.Path != "/items/{id:[0-9]+}" ||
+		r.API != "item" || r.Backend != "origin" || r.Upath != "/v1/item?id={id}" || len(r.Targets) != 2 ||
+		len(r.Hosts) != 1 || r.Hosts[0] != "shop.example.com" {
+		t.Errorf("first row %+v", r)
+	}
+}
+
+func TestRoutesRejectsInvalid(t *testing.T) {
+	path := writeTemp(t, "bad.toml", threeMistakes)
+	stdout, stderr, code := runSluice(t, "routes", "-json", path)
+	if code != 1 || stdout != "" || strings.Count(stderr, "\n") != 3 {
+		t.Fatalf("exit %d stdout %q stderr %q: want 1, nothing, three errors", code, stdout, stderr)
+	}
+}
+
+func TestRunRejectsInvalidConfig(t *testing.T) {
+	path := writeTemp(t, "bad.toml", threeMistakes)
+	_, stderr, code := runSluice(t, "run", "-config", path)
+	if code != 1 || !strings.Contains(stderr, path+":16:3: ") {
+		t.Fatalf("exit %d stderr %q: want 1 and the positioned errors", code, stderr)
+	}
+}
