@@ -38,7 +38,7 @@ type Config struct {
 type StateConfig struct {
 	// RateLimitMaxKeys caps distinct rate-limit keys held in memory; at the
 	// cap, new keys are denied (fail closed) until idle ones are evicted
-	// (default 1000000, about 100 MiB).
+	// (default 1048576, about 50 MiB).
 	RateLimitMaxKeys int `toml:"rate_limit_max_keys"`
 	// NonceMaxEntries caps HMAC nonces remembered for replay protection; at
 	// the cap, new nonces are refused as replays (default 1048576, about 48 MiB).

@@ -67,8 +67,12 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, st *reqState) bool {
 			if !a.ForwardCredentials {
 				req.Header.Del(a.KeyHeader)
 				if fromQuery {
-					ctx.QueryArgs().Del(a.KeyQuery)
-					st.queryModified = true
+					// Write the query back as a string: later steps (parameter
+					// defaults) start from the raw query, which must no longer
+					// hold the key.
+					args := ctx.QueryArgs()
+					args.Del(a.KeyQuery)
+					ctx.URI().SetQueryStringBytes(args.QueryString())
 				}
 			}
 			st.consumer, st.consumerName, st.authOutcome = c, st.setName(c.Name), authKey

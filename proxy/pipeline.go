@@ -143,9 +143,13 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.reject(ctx, st, fasthttp.StatusNotFound, CodeNotFound, "no API matches this path in stage "+stage.String())
 		return
 	case policy.WrongMethod:
-		s.reject(ctx, st, fasthttp.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed for this path")
-		ctx.Response.Header.Set(fasthttp.HeaderAllow, allow)
-		return
+		// A CORS preflight is an OPTIONS for a method the API does answer:
+		// route it by the method it asks about, so step 2 can answer it.
+		if api = s.preflightRoute(ctx, st); api == nil {
+			s.reject(ctx, st, fasthttp.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed for this path")
+			ctx.Response.Header.Set(fasthttp.HeaderAllow, allow)
+			return
+		}
 	}
 	st.api = api
 	if cl := ctx.Request.Header.ContentLength(); int64(cl) > st.snap.Server.MaxBodySize ||
@@ -202,6 +206,24 @@ func (s *Server) account(ctx *fasthttp.RequestCtx, st *reqState) {
 	if s.accessLog != nil {
 		s.logRecord(ctx, st, status, total)
 	}
+}
+
+// preflightRoute returns the API a CORS preflight asks about, when that API
+// has a CORS policy; nil otherwise.
+func (s *Server) preflightRoute(ctx *fasthttp.RequestCtx, st *reqState) *policy.API {
+	if !ctx.IsOptions() {
+		return nil
+	}
+	want := ctx.Request.Header.Peek("Access-Control-Request-Method")
+	if len(want) == 0 || len(ctx.Request.Header.Peek("Origin")) == 0 {
+		return nil
+	}
+	api, _, res := st.snap.Match(st.host, st.stage, want, st.path, &st.params)
+	if res != policy.Matched || api.CORS == nil {
+		st.params.Reset()
+		return nil
+	}
+	return api
 }
 
 // decorate adds the response headers every answer of a matched API gets,
