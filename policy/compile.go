@@ -454,7 +454,8 @@ func (c *compiler) api(key string, a *APIConfig, cg *Group, st StageID, vars map
 	}
 	api := &API{Group: cg, Name: a.Name, Stage: st, Path: a.Path, Methods: a.Methods, Backend: b, Timeout: a.Timeout.D(),
 		ID: xxhash.Sum64String(cg.Name + "/" + a.Name), ACLs: pol.acls, CORS: pol.cors, Auth: pol.auth,
-		Throttle: pol.throttle, Params: pol.params}
+		Throttle: pol.throttle, Params: pol.params,
+		ReadsBody: pol.auth != nil && pol.auth.HMAC != nil || a.Params != nil && paramsReadBody(a.Params)}
 	api.Transform = c.transform(key+".transform", a.Transform, &templateEnv{params: params, vars: vars, auth: pol.auth})
 	if a.BackendPath != "" {
 		bp, missing := substituteVars(a.BackendPath, vars)
@@ -574,4 +575,14 @@ func (c *compiler) share(key string, v any) {
 		c.shared = map[string]any{}
 	}
 	c.shared[key] = v
+}
+
+// paramsReadBody reports whether a parameter is read from the body.
+func paramsReadBody(p *params.Config) bool {
+	for _, x := range p.Params {
+		if x.In == "form" || x.In == "json" || x.In == "body" {
+			return true
+		}
+	}
+	return p.MaxBodySize > 0
 }

@@ -262,7 +262,7 @@ type HMACConfig struct {
 	AllowHmacSHA1 bool `toml:"allow_hmac_sha1"`
 	// AllowMissingNonce accepts requests without X-Ca-Nonce: no replay protection (default false).
 	AllowMissingNonce bool `toml:"allow_missing_nonce"`
-	// AllowDuplicateParams signs only the first of repeated parameters, as Alibaba does (default false: 401).
+	// AllowDuplicateParams signs only the first of repeated parameters, as Alibaba does (default false: 400 DuplicateParameter).
 	AllowDuplicateParams bool `toml:"allow_duplicate_params"`
 	// AcceptListedHeaderCase also accepts signed header names in the case the
 	// client listed them, as old Alibaba demo SDKs sign (default false).

@@ -117,7 +117,21 @@ func (c *compiler) consumers() {
 			}
 			c.snap.appKeys[app.AppKey] = cred
 		}
+		for _, kv := range cons.Headers[1:] {
+			if !containsFold(c.snap.ConsumerHeaderNames, kv[0]) {
+				c.snap.ConsumerHeaderNames = append(c.snap.ConsumerHeaderNames, kv[0])
+			}
+		}
 		c.snap.consumers[cc.Name] = cons
 		c.snap.Consumers = append(c.snap.Consumers, cons)
 	}
+}
+
+func containsFold(list [][]byte, name []byte) bool {
+	for _, x := range list {
+		if strings.EqualFold(string(x), string(name)) {
+			return true
+		}
+	}
+	return false
 }

@@ -59,6 +59,10 @@ type Snapshot struct {
 	TrustedProxies []netip.Prefix
 
 	Consumers []*Consumer
+	// ConsumerHeaderNames are the names any consumer's headers table sets;
+	// the data plane deletes them from every client request so a client
+	// can never pose as a consumer.
+	ConsumerHeaderNames [][]byte
 
 	consumers    map[string]*Consumer
 	apiKeys      map[[32]byte]apiKey
@@ -118,6 +122,9 @@ type API struct {
 	Throttle  *Throttle
 	Params    *params.Validator
 	Transform *Transform
+	// ReadsBody is set when a step reads the body (HMAC signatures, form or
+	// JSON parameters): the data plane then buffers it, bounded.
+	ReadsBody bool
 }
 
 // Backend is a compiled backend. Upstream is bound by the data plane when the

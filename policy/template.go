@@ -97,8 +97,10 @@ func compileBackendPath(tpl string, params []string, catchAll []bool) (*PathTemp
 	if !strings.HasPrefix(tpl, "/") {
 		return nil, errors.New("must start with '/'")
 	}
-	if strings.ContainsAny(tpl, " #\r\n\t") {
-		return nil, errors.New("must not contain spaces, '#' or control characters")
+	for i := 0; i < len(tpl); i++ {
+		if c := tpl[i]; c <= ' ' || c == '#' || c >= 0x7f {
+			return nil, errors.New("must not contain spaces, '#', control characters or non-ASCII bytes (percent-encode them)")
+		}
 	}
 	t := &PathTemplate{source: tpl}
 	inQuery := false

@@ -190,3 +190,5 @@ func asNetErr(err error, ne *net.Error) bool {
 func contextWithCancel() (context.Context, context.CancelFunc) {
 	return context.WithCancel(context.Background())
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -47,6 +47,8 @@ type reqState struct {
 	tbuf            []byte // scratch for one header value at a time
 	rbuf            []byte // template rendering
 	ubuf            []byte // upstream URI, X-Forwarded-For
+	bodyBuf         []byte // a streamed body read for HMAC or parameter checks
+	lim             limitReader
 }
 
 var reqStatePool = sync.Pool{New: func() any {
@@ -64,8 +66,11 @@ func releaseReqState(st *reqState) {
 // reset truncates: buffers keep their capacity for the next request.
 func (st *reqState) reset() {
 	nameBuf, pathBuf, hostBuf := st.nameBuf[:0], st.pathBuf[:0], st.hostBuf[:0]
-	tbuf, rbuf, ubuf := st.tbuf[:0], st.rbuf[:0], st.ubuf[:0]
-	*st = reqState{nameBuf: nameBuf, pathBuf: pathBuf, hostBuf: hostBuf, tbuf: tbuf, rbuf: rbuf, ubuf: ubuf}
+	tbuf, rbuf, ubuf, bodyBuf := st.tbuf[:0], st.rbuf[:0], st.ubuf[:0], st.bodyBuf[:0]
+	if cap(bodyBuf) > 1<<20 {
+		bodyBuf = nil // do not pin a large upload's buffer in the pool
+	}
+	*st = reqState{nameBuf: nameBuf, pathBuf: pathBuf, hostBuf: hostBuf, tbuf: tbuf, rbuf: rbuf, ubuf: ubuf, bodyBuf: bodyBuf}
 }
 
 func (st *reqState) requestID() []byte { return st.id[:st.idLen] }
@@ -152,8 +157,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	st.api = api
-	if cl := ctx.Request.Header.ContentLength(); int64(cl) > st.snap.Server.MaxBodySize ||
-		(cl == -1 && !ctx.Request.IsBodyStream() && int64(len(ctx.Request.Body())) > st.snap.Server.MaxBodySize) {
+	if cl := ctx.Request.Header.ContentLength(); int64(cl) > st.snap.Server.MaxBodySize {
 		rejectedBodySize.Inc()
 		s.finish(ctx, st, fasthttp.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body is larger than the limit")
 		ctx.SetConnectionClose() // the unread body must not be parsed as the next request
@@ -165,6 +169,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	if !s.ipAccess(ctx, st) {
 		return
 	}
+	if api.ReadsBody && !s.readBody(ctx, st) {
+		return
+	}
+	s.limitStream(ctx, st)
 	if s.preflight(ctx, st) {
 		return
 	}
@@ -284,6 +292,11 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) bool {
 	st.target = target
 	if err != nil {
 		status, code, msg := upstreamError(err)
+		if st.lim.tripped {
+			rejectedBodySize.Inc()
+			status, code, msg = fasthttp.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body is larger than the limit"
+			clientClose = true
+		}
 		s.finish(ctx, st, status, code, msg)
 		if clientClose {
 			ctx.SetConnectionClose()

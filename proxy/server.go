@@ -156,14 +156,6 @@ func (s *Server) httpServer() *fasthttp.Server {
 		Logger:                        quietLogger{s.log},
 		SecureErrorLogMessage:         true,
 		DisableHeaderNamesNormalizing: false,
-		ConnState: func(_ net.Conn, cs fasthttp.ConnState) {
-			switch cs {
-			case fasthttp.StateNew:
-				openConns.Add(1)
-			case fasthttp.StateClosed:
-				openConns.Add(-1)
-			}
-		},
 	}
 	return s.http
 }
@@ -196,7 +188,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Unlock()
 	s.serving.Add(1)
 	defer s.serving.Add(-1)
-	return srv.Serve(ln)
+	return srv.Serve(countingListener{ln})
 }
 
 // Listen opens the snapshot's listen addresses.
@@ -256,4 +248,30 @@ func (q quietLogger) Printf(format string, args ...any) {
 	if q.l.Enabled(context.Background(), slog.LevelDebug) {
 		q.l.Debug("fasthttp", "msg", sprintf(format, args...))
 	}
+}
+
+// countingListener keeps sluice_open_connections: fasthttp's ConnState hook
+// reports closes of connections handed to ServeConn that it never reported
+// opening, so counting happens where connections are accepted instead.
+type countingListener struct{ net.Listener }
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	openConns.Add(1)
+	return &countedConn{Conn: c}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	closed atomic.Bool
+}
+
+func (c *countedConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		openConns.Add(-1)
+	}
+	return c.Conn.Close()
 }

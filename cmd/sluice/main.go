@@ -37,6 +37,9 @@ usage:
                                   serve (no -config: the embedded quickstart)
   sluice check FILE               validate a config; exit 1 with every error
   sluice routes [-json] FILE      print the compiled route table
+  sluice sign -key K -secret S -url URL [flags]
+                                  sign a request for HMAC (Alibaba-compatible)
+                                  APIs; prints a curl command (sluice sign -h)
   sluice version                  print the version
 `
 
@@ -53,6 +56,8 @@ func main() {
 		code = cmdCheck(os.Args[2:], os.Stdout, os.Stderr)
 	case "routes":
 		code = cmdRoutes(os.Args[2:], os.Stdout, os.Stderr)
+	case "sign":
+		code = cmdSign(os.Args[2:], os.Stdout, os.Stderr)
 	case "version", "-version", "--version":
 		fmt.Println(versionString())
 	case "help", "-h", "-help", "--help":

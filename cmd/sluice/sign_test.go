@@ -406,3 +406,46 @@ func TestSignRuntimeErrors(t *testing.T) {
 		})
 	}
 }
+
+// FuzzSignArgs feeds arbitrary header, URL and body text to sluice sign:
+// it must never panic, exit 0, 1 or 2, and, when it signs, print either one
+// curl line or well-formed "Name: value" lines, never the secret.
+func FuzzSignArgs(f *testing.F) {
+	f.Add("X-Tenant: acme", "http://h/p?a=1&b=%20", "body", "x-tenant")
+	f.Add("Host: api.example.com", "https://h:8443/", "", "host")
+	f.Add("X: it's \"q\"", "http://h/a'b", "@file", "")
+	f.Add("Bad\r\nX: y", "http://h/\x7f", "\x00", ",,")
+	f.Add(": v", "http://", "a=1&a=2", "X-Ca-Key")
+	f.Fuzz(func(t *testing.T, header, url, body, signHeaders string) {
+		for _, mode := range []string{"-headers", "-curl"} {
+			args := []string{"-key", signAppKey, "-secret", signSecret, "-url", url, "-H", header,
+				"-data", body, "-sign-headers", signHeaders, "-nonce", "n-1", "-timestamp", "1700000000000", mode}
+			out, errOut, code := runSign(args...)
+			if strings.Contains(out+errOut, signSecret) {
+				t.Fatalf("secret printed: %q %q", out, errOut)
+			}
+			switch code {
+			case 1, 2:
+				if out != "" {
+					t.Fatalf("exit %d with output %q", code, out)
+				}
+				continue
+			case 0:
+			default:
+				t.Fatalf("exit %d", code)
+			}
+			if mode == "-curl" {
+				if !strings.HasPrefix(out, "curl ") || strings.Count(out, "\n") != 1 {
+					t.Fatalf("not one curl line: %q", out)
+				}
+				continue
+			}
+			for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+				name, _, ok := strings.Cut(line, ": ")
+				if !ok || !validToken(name) || strings.ContainsAny(line, "\r\x00") {
+					t.Fatalf("bad header line %q in %q", line, out)
+				}
+			}
+		}
+	})
+}
