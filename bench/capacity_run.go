@@ -67,7 +67,7 @@ func (r *runner) capacityOne(ctx context.Context, sc *Scenario, name string) Cap
 			res.Skipped = reason
 			return res
 		}
-		t, err = r.startGateway(ctx, sc, dir)
+		t, err = r.startGateway(ctx, sc, dir, TargetSluice, "")
 	default:
 		pe, ok := PeerByName(name)
 		if !ok {
@@ -80,9 +80,7 @@ func (r *runner) capacityOne(ctx context.Context, sc *Scenario, name string) Cap
 		res.Skipped = err.Error()
 		return res
 	}
-	if t.proc != nil {
-		defer t.proc.Stop()
-	}
+	defer t.stop()
 	spec := r.opts.Preset.Capacity
 	probe := func(ctx context.Context, rate float64) (CapacityPoint, error) {
 		if t.proc != nil && !t.proc.Alive() {

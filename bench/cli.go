@@ -131,6 +131,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, startO
 	coresPerNode := fs.Int("cores-per-node", 8, "cores per node given to the gateway, for the plan")
 	headroom := fs.Float64("headroom", 0.7, "fraction of measured capacity to plan on using (0 < h <= 1)")
 	cpuprofile := fs.String("cpuprofile-dir", "", "pass -cpuprofile to the gateway, one file per scenario in this directory")
+	noProfiles := fs.Bool("no-profiles", false, "skip the extra profiled gateway run for each scenario of a missed goal")
 	keepTemp := fs.Bool("keep-temp", false, "keep generated configs and process logs")
 	dryRun := fs.Bool("dry-run", false, "print the plan and exit")
 	maxTime := fs.Duration("max-time", 0, "abort after this long (default: twice the plan's estimate, at least 1m)")
@@ -178,7 +179,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, startO
 	if *peers != "none" {
 		opts.Peers = splitList(*peers)
 	}
+	if *noProfiles {
+		p.ProfileMissed = false
+	}
 	if capacityOnly {
+		// Goals need the scenarios; the half-rate run is one of them.
+		p.HalfRate, p.ProfileMissed = false, false
 		p.Scenarios = nil
 		p.Capacity.Scenario = *capScenario
 		if _, err := ScenarioByName(*capScenario); err != nil {
@@ -455,7 +461,7 @@ func cmdRender(args []string, stdout, stderr io.Writer) error {
 		if err := os.MkdirAll(pdir, 0o755); err != nil {
 			return err
 		}
-		p, err := NewPeerParams(*listen, *origin, pdir, sc.AccessLog)
+		p, err := NewPeerParams(*listen, *origin, pdir, sc.PeerJob())
 		if err != nil {
 			return err
 		}

@@ -92,10 +92,19 @@ func TestMainRender(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// full-chain: every peer's policy config passes its own checker.
+	fdir := t.TempDir()
+	code, out, errs = runMain(t, "render", "-scenario", "full-chain", "-out", fdir, "-check")
+	if code != 0 || !containsAll(out, "sluice: ", "nginx: ", "haproxy: ", "caddy: ") || strings.Contains(out, "not rendered") {
+		t.Fatalf("render full-chain: %d\n%s%s", code, out, errs)
+	}
+	if b, _ := os.ReadFile(filepath.Join(fdir, "nginx", "nginx.conf")); !strings.Contains(string(b), "limit_req_zone") {
+		t.Errorf("full-chain nginx config without limits:\n%s", b)
+	}
 	withoutFeatures(t) // the rest is about scenarios whose features the gateway lacks
-	code, out, _ = runMain(t, "render", "-scenario", "full-chain", "-out", t.TempDir())
+	code, out, _ = runMain(t, "render", "-scenario", "hmac", "-out", t.TempDir())
 	if code != 0 || !containsAll(out, "sluice: not rendered", "peers: no equivalent") {
-		t.Errorf("render full-chain: %d\n%s", code, out)
+		t.Errorf("render hmac: %d\n%s", code, out)
 	}
 	if code, out, _ := runMain(t, "scenarios"); code != 0 || !containsAll(out, "idle-10k", "(not available yet)", "presets:", "quick") {
 		t.Errorf("scenarios: %d\n%s", code, out)
@@ -103,8 +112,10 @@ func TestMainRender(t *testing.T) {
 }
 
 // TestMainRunWritesReports runs a tiny run through the command line against
-// the direct target only and checks the JSON and the markdown section.
+// a fake gateway (this test binary) and direct, and checks the JSON and the
+// markdown section, goals included.
 func TestMainRunWritesReports(t *testing.T) {
+	t.Setenv("BENCH_TEST_CHILD", "gateway")
 	saved := Presets["quick"]
 	t.Cleanup(func() { Presets["quick"] = saved })
 	tiny := saved
@@ -113,20 +124,38 @@ func TestMainRunWritesReports(t *testing.T) {
 	tiny.CapacityTargets = []string{TargetDirect}
 	Presets["quick"] = tiny
 
+	// The layout of `make bench`: run from the repository root with
+	// -out bench/results -markdown BENCHMARKS.md.
+	self, err := filepath.Abs(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
-	md := filepath.Join(dir, "BENCHMARKS.md")
+	t.Chdir(dir)
+	md := "BENCHMARKS.md"
 	os.WriteFile(md, []byte("# Benchmarks\n\nIntro.\n\n"+SectionBegin+"\nold\n"+SectionEnd+"\n\nOutro.\n"), 0o644)
-	code, out, errs := runMain(t, "run", "-preset", "quick", "-scenarios", "anon-1k", "-gateway", filepath.Join(dir, "none"),
-		"-peers", "none", "-out", filepath.Join(dir, "results"), "-markdown", md, "-slo-p99", "1s", "-peak", "1000")
+	code, out, errs := runMain(t, "run", "-preset", "quick", "-scenarios", "anon-1k", "-gateway", self,
+		"-peers", "none", "-out", "bench/results", "-markdown", md, "-slo-p99", "1s", "-peak", "1000")
 	if code != 0 {
 		t.Fatalf("run: %d\n%s", code, errs)
 	}
-	res, err := ReadResults(filepath.Join(dir, "results", "results.json"))
-	if err != nil || len(res.Scenarios) != 1 || res.Capacity == nil || res.Capacity.Results[0].Sustainable != 200 {
+	res, err := ReadResults(filepath.Join(dir, "bench", "results", "results.json"))
+	if err != nil || len(res.Scenarios) != 1 || res.Capacity == nil || res.Capacity.Results[0].Sustainable != 200 ||
+		len(res.Goals) != len(goalSpecs) || res.HalfRate == nil {
 		t.Fatalf("results %+v %v", res, err)
 	}
-	b, _ := os.ReadFile(md)
-	if !containsAll(string(b), "Intro.", "Outro.", "| direct |", "capacity-anon-1k.svg", "gateway binary") || strings.Contains(string(b), "\nold\n") {
+	for _, f := range []string{"capacity-anon-1k.svg", "capacity-anon-1k.png"} {
+		if st, err := os.Stat(filepath.Join(dir, "bench", "results", f)); err != nil || st.Size() == 0 {
+			t.Errorf("chart %s: %v", f, err)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, md))
+	if !containsAll(string(b), "Intro.", "Outro.", "| sluice |", "| direct |", "### Goals",
+		"![latency vs offered load](bench/results/capacity-anon-1k.svg) ([PNG](bench/results/capacity-anon-1k.png))",
+		"| CPU per request, anon-1k: Sluice / nginx | — | — | <= 1.00 | not measured: nginx did not run |",
+		"not measured: scenario full-chain not in this run",
+		"### p99 at half of nginx's sustainable rate", "**Not measured:** the capacity search found no sustainable rate for nginx") ||
+		strings.Contains(string(b), "\nold\n") {
 		t.Errorf("markdown:\n%s", b)
 	}
 	if !strings.Contains(out, "| direct |") {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/pelletier/go-toml/v2"
@@ -51,9 +52,25 @@ func fakeGateway(args []string) int {
 	}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	path := fs.String("config", "", "")
-	fs.String("cpuprofile", "", "")
+	profile := fs.String("cpuprofile", "", "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
+	}
+	if *profile != "" {
+		// As the real gateway: profile until SIGTERM, written at exit.
+		f, err := os.Create(*profile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
 	}
 	b, err := os.ReadFile(*path)
 	if err != nil {

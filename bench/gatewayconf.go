@@ -78,6 +78,11 @@ type GatewayParams struct {
 	Features []Feature
 	// Dir is the run's temp dir (access log files go there).
 	Dir string
+	// RefusedAddr is a loopback "host:port" that refuses connections, for
+	// features that need a dead remote (default 127.0.0.1:9, the discard
+	// port, closed on any sane host; the runner reserves a port instead,
+	// see ReserveRefusedAddr).
+	RefusedAddr string
 }
 
 // ExtraAPIPath is the request path that reaches extra API i.
@@ -127,6 +132,9 @@ var gatewayBase = template.Must(template.New("gateway").Parse(gatewayBaseTemplat
 func RenderGatewayConfig(p GatewayParams) ([]byte, error) {
 	if p.PoolSize == 0 {
 		p.PoolSize = 1024
+	}
+	if p.RefusedAddr == "" {
+		p.RefusedAddr = "127.0.0.1:9"
 	}
 	if p.ExtraAPIs < 0 || p.ExtraAPIs > 100000 {
 		return nil, fmt.Errorf("bench: extra APIs %d out of range [0, 100000]", p.ExtraAPIs)

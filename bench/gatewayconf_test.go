@@ -116,8 +116,20 @@ func TestScenariosWellFormed(t *testing.T) {
 		if sc.Method != fasthttp.MethodGet && sc.Method != fasthttp.MethodPost {
 			t.Errorf("%s: method %s", sc.Name, sc.Method)
 		}
-		if sc.Peers && (len(sc.Features) > 0 || sc.ExtraAPIs > 0) {
-			t.Errorf("%s: peers cannot match gateway features", sc.Name)
+		// Peers run only where PeerJob expresses every gateway feature.
+		for _, f := range sc.Features {
+			if sc.Peers && f != FeatureKeyAuth && f != FeatureThrottle && f != FeatureAccessLog {
+				t.Errorf("%s: peers cannot match gateway feature %s", sc.Name, f)
+			}
+		}
+		if sc.Peers && sc.ExtraAPIs > 0 {
+			t.Errorf("%s: peers cannot match extra APIs", sc.Name)
+		}
+		if sc.Baseline != "" {
+			b, err := ScenarioByName(sc.Baseline)
+			if err != nil || b.Baseline != "" || sc.Peers || b.Path != sc.Path || b.Method != sc.Method {
+				t.Errorf("%s: baseline %q must be a plain scenario with the same load, and no peers", sc.Name, sc.Baseline)
+			}
 		}
 		if sc.Peers && !strings.HasPrefix(sc.Path, "/anon/") {
 			t.Errorf("%s: peer configs route /anon/ only", sc.Name)

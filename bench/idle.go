@@ -112,6 +112,8 @@ func openIdle(ctx context.Context, d *net.Dialer, addr string, request []byte, b
 	}
 	dl, _ := ctx.Deadline()
 	_ = conn.SetDeadline(dl)
+	// Cancellation (SIGTERM, the first failure) unblocks the read at once.
+	defer context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })()
 	if _, err := conn.Write(request); err != nil {
 		return fail(err)
 	}

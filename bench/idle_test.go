@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -49,5 +50,46 @@ func TestOpenIdleConnsFailures(t *testing.T) {
 	o.srv.Handler = func(ctx *fasthttp.RequestCtx) { ctx.SetConnectionClose() }
 	if _, err := OpenIdleConns(context.Background(), o.Addr(), "", "/", 5, 5*time.Second); err == nil {
 		t.Error("Connection: close accepted")
+	}
+}
+
+// TestOpenIdleConnsCancel: a cancelled run (SIGTERM) stops waiting for a
+// target that never answers, instead of holding on for the whole timeout.
+func TestOpenIdleConnsCancel(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // accept and stay silent
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := OpenIdleConns(ctx, ln.Addr().String(), "", "/", 8, 10*time.Minute)
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("no error from a silent target")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("OpenIdleConns ignored cancellation")
 	}
 }

@@ -18,6 +18,35 @@ import (
 //go:embed peers/*.tmpl
 var peerTemplates embed.FS
 
+// PeerJob is the policy work a scenario asks of the peers besides proxying:
+// the part of the gateway's features a stock nginx, HAProxy or Caddy can
+// express in its own config. Scenario.PeerJob derives it from the features.
+type PeerJob struct {
+	// AccessLog logs every request to a file (HAProxy: to stdout, which the
+	// harness redirects to a file).
+	AccessLog bool `json:"access_log,omitempty"`
+	// KeyHeader and APIKey, when APIKey is set, let through only requests
+	// whose KeyHeader equals APIKey exactly; others get 401.
+	KeyHeader string `json:"key_header,omitempty"`
+	APIKey    string `json:"-"`
+	// Limits, when set, are three request-rate limits (per client IP, per
+	// API key, one for the whole API); a request over any gets 429. Caddy
+	// has no rate limiter in its stock build and ignores them.
+	Limits *PeerLimits `json:"limits,omitempty"`
+}
+
+// PeerLimits are the three rate limits of PeerJob.
+type PeerLimits struct {
+	ClientIP, Key, API PeerRate
+}
+
+// PeerRate is one limit: Rate requests per second with a burst of Burst
+// requests (HAProxy's sliding one-second counters have no burst: they deny
+// when more than Rate requests arrived in the last second).
+type PeerRate struct {
+	Rate, Burst int
+}
+
 // PeerParams are the values a peer config is rendered from.
 type PeerParams struct {
 	// Listen is the peer's "127.0.0.1:port"; Host and Port are its parts.
@@ -28,8 +57,10 @@ type PeerParams struct {
 	Prefix string
 	// Dir is the peer's temp dir: pid file, error and access logs, temp files.
 	Dir string
-	// AccessLog turns access logging on, to match a gateway scenario that logs.
-	AccessLog bool
+	// PeerJob is the policy work besides proxying.
+	PeerJob
+	// KeyVar is nginx's variable for KeyHeader ("http_x_api_key").
+	KeyVar string
 	// FDLimit is the hard RLIMIT_NOFILE, the descriptor limit HAProxy asks for.
 	FDLimit uint64
 	// User is nginx's worker user; set to "root" when the harness runs as
@@ -37,8 +68,10 @@ type PeerParams struct {
 	User string
 }
 
-// NewPeerParams fills PeerParams for a peer listening on listen.
-func NewPeerParams(listen, origin, dir string, accessLog bool) (PeerParams, error) {
+// NewPeerParams fills PeerParams for a peer listening on listen. The key
+// and header name are checked against a conservative alphabet because they
+// are written into config files unquoted or double-quoted.
+func NewPeerParams(listen, origin, dir string, job PeerJob) (PeerParams, error) {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return PeerParams{}, err
@@ -46,8 +79,26 @@ func NewPeerParams(listen, origin, dir string, accessLog bool) (PeerParams, erro
 	if err := CheckLoopbackAddr(listen); err != nil {
 		return PeerParams{}, err
 	}
-	p := PeerParams{Listen: listen, Host: host, Port: port, Origin: origin, Prefix: "/anon", Dir: dir, AccessLog: accessLog,
+	if job.APIKey != "" {
+		if job.KeyHeader == "" {
+			job.KeyHeader = "X-Api-Key"
+		}
+		if !configSafe(job.APIKey, "-_.") || !configSafe(job.KeyHeader, "-") {
+			return PeerParams{}, fmt.Errorf("bench: API key or key header has characters unsafe in a peer config")
+		}
+	}
+	if l := job.Limits; l != nil {
+		for _, r := range []PeerRate{l.ClientIP, l.Key, l.API} {
+			if r.Rate < 1 || r.Burst < 0 {
+				return PeerParams{}, fmt.Errorf("bench: peer rate limit %+v: want rate >= 1, burst >= 0", r)
+			}
+		}
+	}
+	p := PeerParams{Listen: listen, Host: host, Port: port, Origin: origin, Prefix: "/anon", Dir: dir, PeerJob: job,
 		FDLimit: 20000}
+	if job.KeyHeader != "" {
+		p.KeyVar = "http_" + strings.ReplaceAll(strings.ToLower(job.KeyHeader), "-", "_")
+	}
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Max > 0 && rl.Max < 1<<20 {
 		p.FDLimit = rl.Max
@@ -56,6 +107,20 @@ func NewPeerParams(listen, origin, dir string, accessLog bool) (PeerParams, erro
 		p.User = "root"
 	}
 	return p, nil
+}
+
+// configSafe reports whether s is non-empty ASCII letters and digits plus extra.
+func configSafe(s, extra string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(extra, c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // Peer is a reverse proxy Sluice is compared with.
@@ -187,6 +252,14 @@ func (pe Peer) procEnv(p PeerParams) []string {
 	return env
 }
 
+// readyHeaders are what a request needs to pass the peer's key check.
+func (p PeerParams) readyHeaders() []Header {
+	if p.APIKey == "" {
+		return nil
+	}
+	return []Header{{Name: p.KeyHeader, Value: p.APIKey}}
+}
+
 // Spec returns the ProcSpec that runs the peer on the written config. The
 // peer is ready once a request through it reaches the origin.
 func (pe Peer) Spec(bin, conf string, p PeerParams) ProcSpec {
@@ -195,6 +268,6 @@ func (pe Peer) Spec(bin, conf string, p PeerParams) ProcSpec {
 		Argv:  pe.runArgs(bin, conf, p),
 		Env:   pe.procEnv(p),
 		Dir:   p.Dir,
-		Ready: HTTPReady(p.Listen, p.Prefix+"/ready?size=2"),
+		Ready: HTTPReady(p.Listen, p.Prefix+"/ready?size=2", p.readyHeaders()...),
 	}
 }

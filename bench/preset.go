@@ -8,10 +8,11 @@ import (
 	"time"
 )
 
-// Preset is a named run plan: scenarios, durations, repetitions and the
-// capacity search. Budgets: "quick" fits 2 minutes and "full" 10 minutes on
-// a 2-core machine with every peer installed (the plan printed before a run
-// gives the upper bound).
+// Preset is a named run plan: scenarios, durations, repetitions, the
+// capacity search and the goal runs. Budgets: "quick" fits 2 minutes and
+// "full" 10 minutes on a 2-core machine with every peer installed (the plan
+// printed before a run gives the upper bound, assuming every goal is missed
+// and profiled; TestPresetBudgets keeps it at most 90% of the budget).
 type Preset struct {
 	Name string `json:"name"`
 	// Scenarios are run in this order.
@@ -29,6 +30,14 @@ type Preset struct {
 	Capacity CapacitySpec `json:"capacity"`
 	// CapacityTargets limits the search to these targets (nil: all).
 	CapacityTargets []string `json:"capacity_targets,omitempty"`
+	// HalfRate, after a capacity search that included nginx, offers half
+	// of nginx's sustainable rate open loop to sluice and nginx, Reps
+	// interleaved runs of Warmup + Duration: the p99 goal.
+	HalfRate bool `json:"half_rate,omitempty"`
+	// ProfileMissed re-runs the gateway with -cpuprofile (Warmup +
+	// Duration, closed loop) on each scenario of a missed goal and reports
+	// pprof's top functions.
+	ProfileMissed bool `json:"profile_missed,omitempty"`
 }
 
 // Presets are the run plans by name.
@@ -36,22 +45,24 @@ var Presets = map[string]Preset{
 	"quick": {
 		Name:      "quick",
 		Scenarios: []string{"anon-1k", "post-16k", "full-chain", "apis-10k"},
-		Warmup:    500 * time.Millisecond, Duration: 1500 * time.Millisecond, Reps: 2, Connections: 64,
+		Warmup:    300 * time.Millisecond, Duration: time.Second, Reps: 2, Connections: 64,
 		Capacity: CapacitySpec{
 			Scenario: "anon-1k", StartRate: 5000, Growth: 2, MaxRate: 160000,
-			StepWarmup: 250 * time.Millisecond, StepDuration: time.Second, BisectSteps: 3, Connections: 256,
+			StepWarmup: 250 * time.Millisecond, StepDuration: 800 * time.Millisecond, BisectSteps: 3, Connections: 256,
 		},
 		CapacityTargets: []string{"sluice", "nginx"},
+		HalfRate:        true, ProfileMissed: true,
 	},
 	"full": {
 		Name: "full",
 		Scenarios: []string{"anon-1k", "anon-16k", "anon-256k", "post-16k", "full-chain", "hmac", "jwt",
-			"apis-10k", "idle-10k", "cache-hit"},
-		Warmup: 500 * time.Millisecond, Duration: 2 * time.Second, Reps: 3, Connections: 64,
+			"apis-10k", "idle-10k", "cache-hit", "anon-1k-log", "log-sink-down"},
+		Warmup: 400 * time.Millisecond, Duration: 2 * time.Second, Reps: 3, Connections: 64,
 		Capacity: CapacitySpec{
-			Scenario: "anon-1k", StartRate: 4000, Growth: 1.6, MaxRate: 150000,
-			StepWarmup: 500 * time.Millisecond, StepDuration: 1500 * time.Millisecond, BisectSteps: 4, Connections: 256,
+			Scenario: "anon-1k", StartRate: 6000, Growth: 1.7, MaxRate: 150000,
+			StepWarmup: 250 * time.Millisecond, StepDuration: 1250 * time.Millisecond, BisectSteps: 3, Connections: 256,
 		},
+		HalfRate: true, ProfileMissed: true,
 	},
 }
 
@@ -70,6 +81,8 @@ const (
 	planStartStop   = time.Second     // start, readiness, stop of one target
 	planIdleSetup   = 4 * time.Second // opening and closing 10 000 connections
 	planStepOverlap = 300 * time.Millisecond
+	planPprof       = 2 * time.Second // writing the profile at exit and go tool pprof
+	planStopGrace   = 5 * time.Second // ProcSpec's default StopGrace
 )
 
 // PlanLine is one line of the printed plan.
@@ -101,6 +114,10 @@ func BuildPlan(p Preset, scenarios []*Scenario, targetsFor func(*Scenario) []str
 			per += planIdleSetup
 		}
 		est := time.Duration(len(ts)) * (planStartStop + time.Duration(reps)*per)
+		if sc.SlowStop > 0 && contains(ts, TargetSluice) {
+			// The scenario's gateway is killed after the stop grace.
+			est += min(sc.SlowStop, planStopGrace)
+		}
 		plan.Lines = append(plan.Lines, PlanLine{
 			What:     fmt.Sprintf("%s: %d reps x (%v warmup + %v)", sc.Name, reps, p.Warmup, p.Duration),
 			Targets:  ts,
@@ -120,7 +137,47 @@ func BuildPlan(p Preset, scenarios []*Scenario, targetsFor func(*Scenario) []str
 		})
 		plan.Total += est
 	}
+	if p.HalfRate && contains(capTargets, TargetSluice) && contains(capTargets, HalfRateReference) {
+		est := 2 * (planStartStop + time.Duration(p.Reps)*(p.Warmup+p.Duration))
+		plan.Lines = append(plan.Lines, PlanLine{
+			What: fmt.Sprintf("p99 at half of %s's sustainable rate: %d reps x (%v + %v), open loop",
+				HalfRateReference, p.Reps, p.Warmup, p.Duration),
+			Targets:  []string{TargetSluice, HalfRateReference},
+			Estimate: est,
+		})
+		plan.Total += est
+	}
+	if p.ProfileMissed {
+		var names []string
+		var est time.Duration
+		for _, g := range GoalScenarios() {
+			for _, sc := range scenarios {
+				if sc.Name == g && contains(targetsFor(sc), TargetSluice) {
+					names = append(names, g)
+					est += planStartStop + p.Warmup + p.Duration + planPprof + sc.SlowStop
+					break
+				}
+			}
+		}
+		if len(names) > 0 {
+			plan.Lines = append(plan.Lines, PlanLine{
+				What:     fmt.Sprintf("CPU profiles where a goal is missed (at most %s)", strings.Join(names, ", ")),
+				Targets:  []string{TargetSluice},
+				Estimate: est,
+			})
+			plan.Total += est
+		}
+	}
 	return plan
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // Print writes the plan, one line per scenario.

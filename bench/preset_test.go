@@ -8,11 +8,22 @@ import (
 )
 
 // TestPresetBudgets checks the budgets against the plan's upper
-// bound with every target available: quick within 2 minutes, full within 10.
+// bound with every target available: quick within 2 minutes, full within 10,
+// each with 10% to spare for what the plan does not charge (chart drawing,
+// reading /proc, a slow start of the 10 000-API gateway).
 func TestPresetBudgets(t *testing.T) {
 	all := []string{TargetSluice, "nginx", "haproxy", "caddy", TargetDirect}
+	// The runner's rules: nothing runs a scenario the gateway lacks features
+	// for (when no peer can either), baseline scenarios run two gateways.
 	targetsFor := func(sc *Scenario) []string {
-		if sc.Peers {
+		switch {
+		case len(MissingFeatures(sc.Features)) > 0:
+			return nil
+		case sc.Baseline != "":
+			return []string{TargetSluice, BaselineTarget(sc)}
+		case sc.Peers && sc.IdleConns > 0:
+			return all[:len(all)-1] // no direct
+		case sc.Peers:
 			return all
 		}
 		return []string{TargetSluice, TargetDirect}
@@ -33,12 +44,13 @@ func TestPresetBudgets(t *testing.T) {
 			caps = p.CapacityTargets
 		}
 		plan := BuildPlan(p, scs, targetsFor, caps)
-		if plan.Total > budget || plan.Total < budget/3 {
+		if plan.Total > budget*9/10 || plan.Total < budget/3 {
 			t.Errorf("%s: plan %v, budget %v", name, plan.Total, budget)
 		}
 		var out bytes.Buffer
 		plan.Print(&out)
-		if !strings.Contains(out.String(), "capacity anon-1k") || strings.Count(out.String(), "\n") != len(scs)+2 {
+		if !containsAll(out.String(), "capacity anon-1k", "p99 at half of nginx", "CPU profiles where a goal is missed") ||
+			strings.Count(out.String(), "\n") != len(scs)+4 {
 			t.Errorf("%s plan:\n%s", name, out.String())
 		}
 		t.Logf("%s: %v", name, plan.Total)

@@ -178,8 +178,9 @@ func FreeAddr() (string, error) {
 	return addr, nil
 }
 
-// HTTPReady returns a probe that GETs http://addr+path and wants status 200.
-func HTTPReady(addr, path string) func(ctx context.Context) error {
+// HTTPReady returns a probe that GETs http://addr+path with headers and
+// wants status 200.
+func HTTPReady(addr, path string, headers ...Header) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		if err := CheckLoopbackAddr(addr); err != nil {
 			return err
@@ -190,6 +191,9 @@ func HTTPReady(addr, path string) func(ctx context.Context) error {
 		defer fasthttp.ReleaseResponse(resp)
 		req.SetRequestURI("http://" + addr + path)
 		req.SetConnectionClose()
+		for _, h := range headers {
+			req.Header.Set(h.Name, h.Value)
+		}
 		timeout := time.Second
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
 			timeout = time.Until(dl)

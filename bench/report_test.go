@@ -223,3 +223,51 @@ func TestMedianAndPairRatios(t *testing.T) {
 		t.Errorf("median over successful runs: %v", m.Throughput)
 	}
 }
+
+func TestRenderMarkdownGoals(t *testing.T) {
+	res := goalResults()
+	res.Goals = ComputeGoals(res)
+	for i := range res.Goals {
+		switch res.Goals[i].Scenario {
+		case "anon-1k":
+			res.Goals[i].Profile = &ProfileTop{Scenario: "anon-1k", File: "bench/results/profiles/sluice-anon-1k.prof",
+				Top: "Showing nodes accounting for 1s\n      flat  flat%   sum%        cum   cum%\n     0.5s 50.00% 50.00%      0.5s 50.00%  syscall.Syscall6"}
+		case "log-sink-down":
+			res.Goals[i].Profile = &ProfileTop{Scenario: "log-sink-down", Note: "no top functions: the go command is not on PATH"}
+		}
+	}
+	md := RenderMarkdown(res, ".")
+	for _, want := range []string{
+		"### Goals\n",
+		"| goal | measured | ratio | limit | status |",
+		"| CPU per request, anon-1k: Sluice / nginx | sluice 19.50 vs nginx 15.50 µs/req | 1.26 | <= 1.00 | **missed** |",
+		"| CPU per request, full-chain: Sluice / nginx | sluice 18.00 vs nginx 20.00 µs/req | 0.90 | <= 1.00 | met |",
+		"| 1.50 | <= 1.00 | **missed** |",
+		"| CPU per request, access log to a file on / off (anon-1k-log / anon-1k) | sluice 21.00 vs sluice-anon-1k 20.00 µs/req | 1.05 | <= 1.05 | met |",
+		"| p99, access-log sink down / logging off (log-sink-down / anon-1k) | sluice p99 2.30 ms vs sluice-anon-1k 2.00 ms | 1.15 | <= 1.10 | **missed** |",
+		"**anon-1k** (missed: cpu-anon-1k 1.26, p99-half-rate 1.50). `go tool pprof -top` of the gateway under the closed-loop anon-1k load, top 10 (profile kept locally, not committed: `bench/results/profiles/sluice-anon-1k.prof`):\n\n```text\nShowing nodes",
+		"syscall.Syscall6\n```\n",
+		"**log-sink-down** (missed: p99-sink-down 1.15). no top functions: the go command is not on PATH.\n",
+		"### p99 at half of nginx's sustainable rate\n\nOpen loop at 25 000 req/s on anon-1k, half of nginx's sustainable rate (50 000 req/s per core",
+		"| sluice | 1 000 |",
+		"p99 vs nginx |",
+		"**Reading:** Caddy's row does less work",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q\n%s", want, md)
+		}
+	}
+	// The goals come first, before the method notes and scenario tables.
+	if g, m := strings.Index(md, "### Goals"), strings.Index(md, "- Method:"); g < 0 || m < g {
+		t.Errorf("goals not at the top:\n%s", md)
+	}
+	// Not-measured goals say why, with no figures.
+	res.Goals[1] = Goal{What: "x", Limit: 1, Status: GoalNotMeasured, Reason: "scenario full-chain not in this run"}
+	if md := RenderMarkdown(res, "."); !strings.Contains(md, "| x | — | — | <= 1.00 | not measured: scenario full-chain not in this run |") {
+		t.Errorf("not-measured goal:\n%s", md)
+	}
+	res.HalfRate = &HalfRateResult{Skipped: "nginx not installed"}
+	if md := RenderMarkdown(res, "."); !strings.Contains(md, "### p99 at half of nginx's sustainable rate\n\n**Not measured:** nginx not installed.") {
+		t.Errorf("skipped half-rate:\n%s", md)
+	}
+}

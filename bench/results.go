@@ -111,6 +111,10 @@ type Results struct {
 	Plan      RunPlan          `json:"plan"`
 	Scenarios []ScenarioResult `json:"scenarios"`
 	Capacity  *CapacityReport  `json:"capacity,omitempty"`
+	// HalfRate is the open-loop run at half of nginx's sustainable rate.
+	HalfRate *HalfRateResult `json:"half_rate,omitempty"`
+	// Goals are the BENCHMARKS.md goal ratios, met or missed.
+	Goals []Goal `json:"goals,omitempty"`
 }
 
 // WriteJSON writes r to path, creating its directory.

@@ -79,9 +79,20 @@ type runner struct {
 
 // liveTarget is a started target for one scenario.
 type liveTarget struct {
-	name string
-	addr string
-	proc *Proc // nil for direct
+	name    string
+	addr    string
+	proc    *Proc  // nil for direct
+	release func() // frees what the target held besides its process, or nil
+}
+
+// stop stops the target's process and frees what it held.
+func (t liveTarget) stop() {
+	if t.proc != nil {
+		t.proc.Stop()
+	}
+	if t.release != nil {
+		t.release()
+	}
 }
 
 // Run executes opts.Preset: it pins itself, starts the origin, runs every
@@ -127,11 +138,20 @@ func Run(ctx context.Context, opts RunOptions) (*Results, error) {
 	if opts.StartOrigin == nil {
 		return nil, errors.New("bench: RunOptions.StartOrigin is required")
 	}
+	if res.Plan.Total == 0 {
+		// No target can run anything: report the reasons, start nothing.
+		for _, sc := range scenarios {
+			res.Scenarios = append(res.Scenarios, r.runScenario(ctx, sc))
+		}
+		res.Goals = ComputeGoals(res)
+		res.Finished = time.Now().UTC()
+		return res, nil
+	}
 	r.origin, err = opts.StartOrigin("127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("bench: start origin: %w", err)
 	}
-	defer r.origin.Close()
+	defer closeOrigin(r.origin, r.log)
 	if err := CheckLoopbackAddr(r.origin.Addr()); err != nil {
 		return nil, err
 	}
@@ -148,9 +168,34 @@ func Run(ctx context.Context, opts RunOptions) (*Results, error) {
 			return nil, err
 		}
 		res.Capacity = rep
+		if opts.Preset.HalfRate && ctx.Err() == nil {
+			res.HalfRate = r.runHalfRate(ctx, rep)
+		}
+	}
+	if len(res.Scenarios) > 0 {
+		res.Goals = ComputeGoals(res)
+		if opts.Preset.ProfileMissed && ctx.Err() == nil {
+			r.profileMissed(ctx, res.Goals)
+		}
 	}
 	res.Finished = time.Now().UTC()
 	return res, nil
+}
+
+// closeOrigin closes o, giving up after 5 s: fasthttp's Shutdown can wait
+// forever when it races the server's start (a run that measured nothing),
+// and a stuck close must not hang the harness after its work is done.
+func closeOrigin(o Origin, log io.Writer) {
+	done := make(chan struct{})
+	go func() {
+		o.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		fmt.Fprintln(log, "origin did not shut down within 5s; left to exit with the process")
+	}
 }
 
 // newRunner fills defaults into opts and resolves the scenarios.
@@ -226,6 +271,9 @@ func (r *runner) plannedTargets(sc *Scenario) []string {
 	var ts []string
 	if r.gatewayReason(sc) == "" {
 		ts = append(ts, TargetSluice)
+		if b := r.baseline(sc); b != nil && r.gatewayReason(b) == "" {
+			ts = append(ts, BaselineTarget(sc))
+		}
 	}
 	if sc.Peers {
 		for _, name := range r.opts.Peers {
@@ -235,10 +283,32 @@ func (r *runner) plannedTargets(sc *Scenario) []string {
 			}
 		}
 	}
-	if !r.opts.NoDirect {
+	if r.wantDirect(sc, len(ts)) {
 		ts = append(ts, TargetDirect)
 	}
 	return ts
+}
+
+// wantDirect reports whether the direct ceiling runs beside other targets:
+// not alone (a scenario no proxy can run measures nothing), not in a
+// baseline comparison (the reference there is the baseline gateway), and
+// not with idle connections: the in-process origin would hold both ends of
+// every one, twice the descriptors, and an origin that runs out stops
+// accepting for the rest of the run.
+func (r *runner) wantDirect(sc *Scenario, others int) bool {
+	return !r.opts.NoDirect && others > 0 && sc.Baseline == "" && sc.IdleConns == 0
+}
+
+// baseline returns sc's baseline scenario, or nil.
+func (r *runner) baseline(sc *Scenario) *Scenario {
+	if sc.Baseline == "" {
+		return nil
+	}
+	b, err := ScenarioByName(sc.Baseline)
+	if err != nil {
+		panic("BUG: scenario " + sc.Name + " has unknown baseline " + sc.Baseline)
+	}
+	return b
 }
 
 // capacityTargets lists the targets of the capacity search that can run.
@@ -295,51 +365,62 @@ func (r *runner) runScenario(ctx context.Context, sc *Scenario) ScenarioResult {
 	}
 
 	live, skipped := r.startTargets(ctx, sc, dir)
-	defer func() {
-		for _, t := range live {
-			if t.proc != nil {
-				t.proc.Stop()
-			}
-		}
-	}()
-	results := make(map[string]*TargetResult, len(live))
-	for _, t := range live {
-		results[t.name] = &TargetResult{Target: t.name}
-	}
+	defer stopAll(live)
 	reps := r.opts.Preset.Reps
 	if sc.Reps > 0 {
 		reps = min(reps, sc.Reps)
 	}
-	for rep := 0; rep < reps && ctx.Err() == nil; rep++ {
-		for _, t := range live {
-			run := r.runOnce(ctx, sc, t, rep)
-			if run.Failed != "" {
-				fmt.Fprintf(r.log, "  rep %d %-8s failed: %s\n", rep+1, t.name, run.Failed)
-			} else {
-				fmt.Fprintf(r.log, "  rep %d %-8s %9.0f rps  p50 %-9v p99 %-9v cpu %7.2f µs/req  errors %d\n",
-					rep+1, t.name, run.Throughput, run.P50, run.P99, run.CPUPerRequestUS, run.Errors)
-			}
-			results[t.name].Runs = append(results[t.name].Runs, run)
-		}
-	}
-	out.Reference = r.referenceFor(live)
-	for _, t := range live {
-		tr := results[t.name]
-		tr.Median = medianFigures(tr.Runs)
-		if out.Reference != "" && t.name != out.Reference {
-			tr.VsReference = pairRatios(tr.Runs, results[out.Reference].Runs, out.Reference)
-		}
-		out.Targets = append(out.Targets, *tr)
-	}
-	out.Targets = append(out.Targets, skipped...)
+	out.Reference = r.referenceFor(sc, live)
+	out.Targets = append(r.measure(ctx, sc, live, reps, out.Reference, nil), skipped...)
 	if len(live) == 0 {
 		out.Skipped = "no target could run this scenario"
 	}
 	return out
 }
 
-// referenceFor picks the reference among the started targets.
-func (r *runner) referenceFor(live []liveTarget) string {
+// stopAll stops the targets.
+func stopAll(live []liveTarget) {
+	for _, t := range live {
+		t.stop()
+	}
+}
+
+// measure runs reps interleaved repetitions of sc on the live targets
+// (A B C A B C ...), then takes medians and ratios against ref. mod, when
+// set, adjusts each run's load (open loop for the half-rate runs).
+func (r *runner) measure(ctx context.Context, sc *Scenario, live []liveTarget, reps int, ref string, mod func(*LoadConfig)) []TargetResult {
+	results := make(map[string]*TargetResult, len(live))
+	for _, t := range live {
+		results[t.name] = &TargetResult{Target: t.name}
+	}
+	for rep := 0; rep < reps && ctx.Err() == nil; rep++ {
+		for _, t := range live {
+			run := r.runOnce(ctx, sc, t, rep, mod)
+			if run.Failed != "" {
+				fmt.Fprintf(r.log, "  rep %d %-14s failed: %s\n", rep+1, t.name, run.Failed)
+			} else {
+				fmt.Fprintf(r.log, "  rep %d %-14s %9.0f rps  p50 %-9v p99 %-9v cpu %7.2f µs/req  errors %d\n",
+					rep+1, t.name, run.Throughput, run.P50, run.P99, run.CPUPerRequestUS, run.Errors)
+			}
+			results[t.name].Runs = append(results[t.name].Runs, run)
+		}
+	}
+	out := make([]TargetResult, 0, len(live))
+	for _, t := range live {
+		tr := results[t.name]
+		tr.Median = medianFigures(tr.Runs)
+		if ref != "" && t.name != ref {
+			tr.VsReference = pairRatios(tr.Runs, results[ref].Runs, ref)
+		}
+		out = append(out, *tr)
+	}
+	return out
+}
+
+// referenceFor picks the reference among the started targets: the
+// baseline gateway in a baseline comparison, else the -reference target,
+// else direct.
+func (r *runner) referenceFor(sc *Scenario, live []liveTarget) string {
 	has := func(name string) bool {
 		for _, t := range live {
 			if t.name == name {
@@ -349,6 +430,11 @@ func (r *runner) referenceFor(live []liveTarget) string {
 		return false
 	}
 	switch {
+	case sc.Baseline != "":
+		if has(BaselineTarget(sc)) {
+			return BaselineTarget(sc)
+		}
+		return ""
 	case has(r.opts.Reference):
 		return r.opts.Reference
 	case has(TargetDirect):
@@ -369,10 +455,20 @@ func (r *runner) startTargets(ctx context.Context, sc *Scenario, dir string) ([]
 	}
 	if reason := r.gatewayReason(sc); reason != "" {
 		skip(TargetSluice, reason)
-	} else if t, err := r.startGateway(ctx, sc, dir); err != nil {
+	} else if t, err := r.startGateway(ctx, sc, dir, TargetSluice, r.profilePath(sc.Name)); err != nil {
 		skip(TargetSluice, err.Error())
 	} else {
 		live = append(live, t)
+		if b := r.baseline(sc); b != nil {
+			name := BaselineTarget(sc)
+			if reason := r.gatewayReason(b); reason != "" {
+				skip(name, reason)
+			} else if t, err := r.startGateway(ctx, b, dir, name, ""); err != nil {
+				skip(name, err.Error())
+			} else {
+				live = append(live, t)
+			}
+		}
 	}
 	for _, name := range r.opts.Peers {
 		if !sc.Peers {
@@ -385,18 +481,29 @@ func (r *runner) startTargets(ctx context.Context, sc *Scenario, dir string) ([]
 			live = append(live, t)
 		}
 	}
-	if !sc.Peers && len(r.opts.Peers) > 0 {
-		skipped = append(skipped, TargetResult{Target: "peers", Skipped: "no equivalent plain-proxy configuration for this scenario"})
+	if !sc.Peers && len(r.opts.Peers) > 0 && sc.Baseline == "" {
+		skipped = append(skipped, TargetResult{Target: "peers", Skipped: "no equivalent peer configuration for this scenario"})
 	}
-	if !r.opts.NoDirect {
+	if r.wantDirect(sc, len(live)) {
 		live = append(live, liveTarget{name: TargetDirect, addr: r.origin.Addr()})
 	}
 	return live, skipped
 }
 
-// startGateway renders the gateway config for sc and starts the gateway.
-func (r *runner) startGateway(ctx context.Context, sc *Scenario, dir string) (liveTarget, error) {
-	gdir := filepath.Join(dir, TargetSluice)
+// profilePath is where -cpuprofile-dir puts the gateway's profile of a
+// scenario, or "" when profiling every scenario is off.
+func (r *runner) profilePath(scenario string) string {
+	if r.opts.CPUProfileDir == "" {
+		return ""
+	}
+	return filepath.Join(r.opts.CPUProfileDir, "sluice-"+scenario+".pprof")
+}
+
+// startGateway renders the gateway config for sc and starts the gateway as
+// target name, in its own directory under dir; profile, when set, is passed
+// as -cpuprofile (written when the gateway exits).
+func (r *runner) startGateway(ctx context.Context, sc *Scenario, dir, name, profile string) (t liveTarget, err error) {
+	gdir := filepath.Join(dir, name)
 	if err := os.MkdirAll(gdir, 0o755); err != nil {
 		return liveTarget{}, err
 	}
@@ -408,9 +515,19 @@ func (r *runner) startGateway(ctx context.Context, sc *Scenario, dir string) (li
 	if err != nil {
 		return liveTarget{}, err
 	}
+	// Held for the target's life: a dead log sink stays dead.
+	refused, err := ReserveRefusedAddr()
+	if err != nil {
+		return liveTarget{}, err
+	}
+	defer func() {
+		if err != nil {
+			refused.Close()
+		}
+	}()
 	params := GatewayParams{
 		Listen: listen, AdminListen: admin, Origin: r.origin.Addr(), PoolSize: 1024,
-		ExtraAPIs: sc.ExtraAPIs, Features: sc.Features, Dir: gdir,
+		ExtraAPIs: sc.ExtraAPIs, Features: sc.Features, Dir: gdir, RefusedAddr: refused.Addr(),
 	}
 	conf, err := RenderGatewayConfig(params)
 	if err != nil {
@@ -425,28 +542,35 @@ func (r *runner) startGateway(ctx context.Context, sc *Scenario, dir string) (li
 		return liveTarget{}, err
 	}
 	argv := []string{bin, "run", "-config", confPath}
-	if r.opts.CPUProfileDir != "" {
-		if err := os.MkdirAll(r.opts.CPUProfileDir, 0o755); err != nil {
+	if profile != "" {
+		if err := os.MkdirAll(filepath.Dir(profile), 0o755); err != nil {
 			return liveTarget{}, err
 		}
-		prof, err := filepath.Abs(filepath.Join(r.opts.CPUProfileDir, "sluice-"+sc.Name+".pprof"))
+		abs, err := filepath.Abs(profile)
 		if err != nil {
 			return liveTarget{}, err
 		}
-		argv = append(argv, "-cpuprofile", prof)
+		argv = append(argv, "-cpuprofile", abs)
 	}
-	proc, err := StartProc(ctx, ProcSpec{
+	spec := ProcSpec{
 		Name:         TargetSluice,
 		Argv:         argv,
 		Env:          []string{"GOMAXPROCS=1"},
 		Dir:          gdir,
 		Ready:        HTTPReady(admin, "/readyz"),
 		ReadyTimeout: 30 * time.Second,
-	}, r.plan)
+	}
+	if profile != "" {
+		// The profile is written at a clean exit: wait out the gateway's
+		// own shutdown bound (30s) rather than SIGKILL it after 5s; a
+		// dead log sink's retries can hold shutdown for seconds.
+		spec.StopGrace = 35 * time.Second
+	}
+	proc, err := StartProc(ctx, spec, r.plan)
 	if err != nil {
 		return liveTarget{}, fmt.Errorf("gateway did not start with the generated config: %w", err)
 	}
-	return liveTarget{name: TargetSluice, addr: listen, proc: proc}, nil
+	return liveTarget{name: name, addr: listen, proc: proc, release: func() { refused.Close() }}, nil
 }
 
 // startPeer writes the peer's config for sc and starts it.
@@ -463,7 +587,7 @@ func (r *runner) startPeer(ctx context.Context, pe Peer, sc *Scenario, dir strin
 	if err != nil {
 		return liveTarget{}, err
 	}
-	p, err := NewPeerParams(listen, r.origin.Addr(), pdir, sc.AccessLog)
+	p, err := NewPeerParams(listen, r.origin.Addr(), pdir, sc.PeerJob())
 	if err != nil {
 		return liveTarget{}, err
 	}
@@ -511,7 +635,7 @@ func (r *runner) loadConfig(sc *Scenario, t liveTarget) (LoadConfig, error) {
 			}
 			cfg.Sign = s
 		}
-		if fc.ExpectStatus != 0 && t.name == TargetSluice {
+		if fc.ExpectStatus != 0 && strings.HasPrefix(t.name, TargetSluice) {
 			cfg.ExpectStatus = fc.ExpectStatus
 		}
 	}
@@ -520,7 +644,7 @@ func (r *runner) loadConfig(sc *Scenario, t liveTarget) (LoadConfig, error) {
 
 // runOnce runs one repetition of sc on t and reads the target's CPU and
 // memory around the measured phase.
-func (r *runner) runOnce(ctx context.Context, sc *Scenario, t liveTarget, rep int) RunFigures {
+func (r *runner) runOnce(ctx context.Context, sc *Scenario, t liveTarget, rep int, mod func(*LoadConfig)) RunFigures {
 	out := RunFigures{Rep: rep + 1}
 	fail := func(err error) RunFigures {
 		out.Failed = err.Error()
@@ -532,6 +656,9 @@ func (r *runner) runOnce(ctx context.Context, sc *Scenario, t liveTarget, rep in
 	cfg, err := r.loadConfig(sc, t)
 	if err != nil {
 		return fail(err)
+	}
+	if mod != nil {
+		mod(&cfg)
 	}
 	if sc.IdleConns > 0 {
 		var before MemSample

@@ -33,13 +33,16 @@ func TestRunEndToEnd(t *testing.T) {
 	Scenarios = append(append([]Scenario(nil), saved...), Scenario{
 		Name: "test-idle", Title: "idle", Doc: "idle connections, small", Method: "GET",
 		Path: "/anon/item?size=1024", RespBytes: 1024, IdleConns: 100, Peers: true,
+	}, Scenario{
+		Name: "test-baseline", Title: "baseline", Doc: "side by side with anon-1k", Method: "GET",
+		Path: "/anon/item?size=1024", RespBytes: 1024, Baseline: "anon-1k",
 	})
 	out := t.TempDir()
 	cpus := mustCPUs(t)
 	var log bytes.Buffer
 	res, err := Run(context.Background(), RunOptions{
 		Preset: Preset{
-			Name: "test", Scenarios: []string{"anon-1k", "full-chain", "test-idle"},
+			Name: "test", Scenarios: []string{"anon-1k", "full-chain", "test-idle", "test-baseline"},
 			Warmup: 100 * time.Millisecond, Duration: 300 * time.Millisecond, Reps: 2, Connections: 8,
 			Capacity: CapacitySpec{Scenario: "anon-1k", StartRate: 300, Growth: 2, MaxRate: 600,
 				StepDuration: 300 * time.Millisecond, BisectSteps: 1, Connections: 32},
@@ -71,7 +74,17 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatalf("%s: no target %s in %+v", sc, name, byName[sc].Targets)
 		return TargetResult{}
 	}
-	for _, sc := range []string{"anon-1k", "test-idle"} {
+	// Idle connections run without direct (the harness would hold both
+	// ends): the gateway alone, no reference.
+	if ti := byName["test-idle"]; len(ti.Targets) != 1 || ti.Targets[0].Target != TargetSluice || ti.Reference != "" {
+		t.Errorf("test-idle targets %+v", ti.Targets)
+	}
+	for _, r := range target("test-idle", TargetSluice).Runs {
+		if r.Failed != "" || r.Requests == 0 || r.Errors != 0 {
+			t.Errorf("test-idle run %+v\n%s", r, log.String())
+		}
+	}
+	for _, sc := range []string{"anon-1k"} {
 		s, d := target(sc, TargetSluice), target(sc, TargetDirect)
 		if s.Skipped != "" || len(s.Runs) != 2 || len(d.Runs) != 2 {
 			t.Fatalf("%s: sluice %+v\n%s", sc, s, log.String())
@@ -91,6 +104,16 @@ func TestRunEndToEnd(t *testing.T) {
 		if byName[sc].Reference != TargetDirect || s.VsReference == nil || s.VsReference.Throughput <= 0 {
 			t.Errorf("%s: reference %q ratios %+v", sc, byName[sc].Reference, s.VsReference)
 		}
+	}
+	// A baseline scenario runs two gateways side by side, the baseline as
+	// the reference, and no direct target.
+	if tb := byName["test-baseline"]; len(tb.Targets) != 2 || tb.Reference != "sluice-anon-1k" ||
+		tb.Targets[0].Target != TargetSluice || tb.Targets[1].Target != "sluice-anon-1k" ||
+		len(tb.Targets[1].Runs) != 2 || tb.Targets[0].VsReference == nil || tb.Targets[0].VsReference.CPUPerRequestUS <= 0 {
+		t.Errorf("baseline scenario %+v", tb)
+	}
+	if len(res.Goals) != len(goalSpecs) {
+		t.Errorf("goals %+v", res.Goals)
 	}
 	if b := target("test-idle", TargetSluice).Median.IdleConnBytes; b <= 0 {
 		t.Errorf("idle connection memory %v", b)
@@ -135,7 +158,8 @@ func TestRunOptionsErrors(t *testing.T) {
 	if _, err := Run(context.Background(), RunOptions{Preset: p, Scenarios: []string{"nope"}, StartOrigin: startRealOrigin}); err == nil {
 		t.Error("unknown scenario")
 	}
-	// Missing gateway binary: the gateway is skipped with the reason.
+	// Missing gateway binary: the gateway is skipped with the reason, and
+	// direct does not run alone.
 	var log bytes.Buffer
 	res, err := Run(context.Background(), RunOptions{
 		Preset:     Preset{Name: "t", Scenarios: []string{"anon-1k"}, Duration: 100 * time.Millisecond, Reps: 1, Connections: 2},
@@ -145,7 +169,8 @@ func TestRunOptionsErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := res.Scenarios[0].Targets; len(s) != 2 || !strings.Contains(s[1].Skipped, "not found") || s[0].Target != TargetDirect {
-		t.Errorf("targets %+v", s)
+	if s := res.Scenarios[0].Targets; len(s) != 1 || !strings.Contains(s[0].Skipped, "not found") || s[0].Target != TargetSluice ||
+		res.Scenarios[0].Skipped == "" || len(res.Goals) != len(goalSpecs) || res.Goals[0].Status != GoalNotMeasured {
+		t.Errorf("scenario %+v goals %+v", res.Scenarios[0], res.Goals)
 	}
 }

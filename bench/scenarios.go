@@ -1,6 +1,9 @@
 package bench
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Scenario is a named, documented load preset: what is requested, what the
 // gateway must be configured with, and which targets can do the same job.
@@ -29,11 +32,25 @@ type Scenario struct {
 	ExtraAPIs int `json:"extra_apis,omitempty"`
 	// IdleConns are keep-alive connections held open, idle, during the load.
 	IdleConns int `json:"idle_conns,omitempty"`
-	// Peers is true when nginx, HAProxy and Caddy can do the same job with a
-	// plain proxy config, so comparing them is fair.
+	// Peers is true when nginx, HAProxy and Caddy can do the same job with
+	// their own config (see PeerJob), so comparing them is fair; Doc says
+	// what each does and does not do.
 	Peers bool `json:"peers"`
-	// AccessLog makes the peers log every request, to match the gateway.
+	// AccessLog makes the peers log every request, to match the gateway
+	// (implied by FeatureAccessLog).
 	AccessLog bool `json:"access_log,omitempty"`
+	// Baseline, when set, names a scenario whose gateway config runs as a
+	// second gateway target, "sluice-" + Baseline, interleaved with this
+	// one and used as the reference: the cost of this scenario's features
+	// over the baseline's, measured side by side. No direct target runs.
+	Baseline string `json:"baseline,omitempty"`
+	// Reading is printed under the scenario's table: how to read it.
+	Reading string `json:"reading,omitempty"`
+	// SlowStop is how long the gateway may take to exit cleanly on this
+	// scenario (a dead log sink drains its retry queue first). The plan
+	// charges it; profile runs wait for it, since the profile is written
+	// at exit.
+	SlowStop time.Duration `json:"slow_stop_ns,omitempty"`
 	// Reps overrides the preset's repetitions (idle-connection runs are slow
 	// to set up).
 	Reps int `json:"reps,omitempty"`
@@ -65,6 +82,44 @@ func (s *Scenario) Body() []byte {
 	return b
 }
 
+// PeerJob is what the peers do besides proxying in this scenario: the
+// gateway features a stock peer can express (access log, API-key check,
+// rate limits), derived from Features so peers and gateway stay in step.
+func (s *Scenario) PeerJob() PeerJob {
+	job := PeerJob{AccessLog: s.AccessLog}
+	for _, f := range s.Features {
+		switch f {
+		case FeatureAccessLog:
+			job.AccessLog = true
+		case FeatureKeyAuth:
+			if fc, ok := GatewayFeatures[f]; ok && fc.Headers != nil {
+				if hs := fc.Headers(GatewayParams{}); len(hs) > 0 {
+					job.KeyHeader, job.APIKey = hs[0].Name, hs[0].Value
+				}
+			}
+		case FeatureThrottle:
+			job.Limits = &peerLimits
+		}
+	}
+	return job
+}
+
+// peerLimits mirror the gateway's throttle feature: three limits far above
+// any load the harness can offer, so the cost measured is the check.
+var peerLimits = PeerLimits{
+	ClientIP: PeerRate{Rate: 10000000, Burst: 10000000},
+	Key:      PeerRate{Rate: 10000000, Burst: 10000000},
+	API:      PeerRate{Rate: 10000000, Burst: 10000000},
+}
+
+// BaselineTarget is the name of the gateway target running sc's baseline.
+func BaselineTarget(sc *Scenario) string {
+	if sc.Baseline == "" {
+		return ""
+	}
+	return TargetSluice + "-" + sc.Baseline
+}
+
 // ExpectBodyBytes is the response length a correct answer has (0: unchecked).
 func (s *Scenario) ExpectBodyBytes() int {
 	return s.RespBytes
@@ -94,9 +149,23 @@ var Scenarios = []Scenario{
 	},
 	{
 		Name: "full-chain", Title: "Full chain: key auth, three limits, access log",
-		Doc:    "Every request is authenticated by API key, passes three rate limits set far above the offered load (so none rejects), and writes an access-log record: the realistic per-request policy cost.",
+		Doc: "Every request is authenticated by API key (X-Api-Key), passes three rate limits set far above the offered load " +
+			"(per client IP, per consumer, per API; none rejects), and writes an access-log record to a file: the realistic " +
+			"per-request policy cost. The peers are configured for the same job where they can: " +
+			"nginx compares the header with `if ($http_x_api_key != \"KEY\") { return 401; }` (exact, case-sensitive; rewrite " +
+			"phase, before the limits), applies three `limit_req` zones keyed by `$binary_remote_addr`, by the key header and by " +
+			"a constant (leaky buckets with burst, `nodelay`, 429 when over) and writes the combined log format to a file; " +
+			"HAProxy denies with 401 `unless { req.hdr(X-Api-Key) -m str KEY }`, tracks sc0/sc1/sc2 in three stick tables " +
+			"(source address, key header, a constant) storing `http_req_rate(1s)` and denies with 429 above the limit " +
+			"(sliding one-second counters, no burst), and logs `option httplog` lines to stdout, which the harness " +
+			"redirects to a file; Caddy answers 401 through a `not header X-Api-Key KEY` matcher and logs JSON to a file, " +
+			"but applies **no rate limits**: Debian's Caddy has no rate limiter (it needs a plugin build). " +
+			"No peer maps the key to a consumer, compares it in constant time, or answers a JSON error body as the gateway does.",
 		Method: "GET", Path: "/anon/item?size=1024", RespBytes: 1024,
-		Features: []Feature{FeatureKeyAuth, FeatureThrottle, FeatureAccessLog},
+		Features: []Feature{FeatureKeyAuth, FeatureThrottle, FeatureAccessLog}, Peers: true, AccessLog: true,
+		Reading: "Caddy's row does less work than the others (no rate limits): its CPU per request is a lower bound for " +
+			"a Caddy that throttles. nginx and HAProxy do the same checks as the gateway with simpler machinery " +
+			"(a string comparison instead of a consumer lookup).",
 	},
 	{
 		Name: "hmac", Title: "HMAC-signed requests",
@@ -118,7 +187,8 @@ var Scenarios = []Scenario{
 	},
 	{
 		Name: "idle-10k", Title: "10 000 idle keep-alive connections during load",
-		Doc:    "10 000 keep-alive connections are opened (one request each) and held idle while the anon-1k load runs: memory per connection (RSS growth / connections) and the cost of a large connection set.",
+		Doc: "10 000 keep-alive connections are opened (one request each) and held idle while the anon-1k load runs: memory per connection (RSS growth / connections) and the cost of a large connection set. " +
+			"No direct row: the harness would hold both ends of every connection. Ratios are against nginx.",
 		Method: "GET", Path: "/anon/item?size=1024", RespBytes: 1024,
 		IdleConns: 10000, Peers: true, Reps: 2,
 	},
@@ -127,6 +197,28 @@ var Scenarios = []Scenario{
 		Doc:    "GET of a cacheable response that the gateway answers from its response cache after the first request; the origin is not reached.",
 		Method: "GET", Path: "/anon/item?size=1024", RespBytes: 1024,
 		Features: []Feature{FeatureCache},
+	},
+	// The access-log issue's goals: logging on, and a remote sink that is
+	// down, each measured against anon-1k side by side.
+	{
+		Name: "anon-1k-log", Title: "Anonymous proxy with the access log to a file",
+		Doc: "anon-1k with the access log on: one record per request through the ring to a file sink. " +
+			"Run interleaved with the gateway on the anon-1k config (target sluice-anon-1k, the reference), " +
+			"so the CPU ratio is the logging cost. Gateway only: the peers' logging is measured in full-chain.",
+		Method: "GET", Path: "/anon/item?size=1024", RespBytes: 1024,
+		Features: []Feature{FeatureAccessLog}, Baseline: "anon-1k",
+	},
+	{
+		Name: "log-sink-down", Title: "Access log whose only sink is down",
+		Doc: "anon-1k with an access log whose only sink is `type = \"http\"` to a loopback port that refuses " +
+			"connections (bound, never listening): every batch fails, is retried with backoff and dropped. " +
+			"Requests must not wait for the log. Run interleaved with the gateway on the anon-1k config " +
+			"(target sluice-anon-1k, the reference). Gateway only. The sink keeps the gateway's default retries " +
+			"(3, backoff from 200ms), so a clean shutdown first works through the queued batches (about 10 s).",
+		Method: "GET", Path: "/anon/item?size=1024", RespBytes: 1024,
+		Features: []Feature{FeatureAccessLogSinkDown}, Baseline: "anon-1k",
+		// Up to 9 queued batches x (1 try + 3 retries, backoff <= 1.4s).
+		SlowStop: 13 * time.Second,
 	},
 }
 

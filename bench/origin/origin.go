@@ -85,10 +85,16 @@ func (s *Server) URL() string { return "http://" + s.Addr() }
 // Requests is how many requests the origin has answered.
 func (s *Server) Requests() uint64 { return s.requests.Load() }
 
-// Close stops the origin and closes its open connections.
+// Close stops the origin and closes its open connections. The listener is
+// closed first: fasthttp's Shutdown waits forever when it runs before Serve
+// has registered the listener, which a Close right after Start can do.
 func (s *Server) Close() error {
+	_ = s.ln.Close()
 	err := s.srv.Shutdown()
-	<-s.done
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+	}
 	return err
 }
 
