@@ -22,7 +22,7 @@ run: build
 # nginx start them and skip when missing (unless SLUICE_REQUIRE_EXTERNAL=1).
 test: lint
 	$(GO) test -count=1 -timeout 8m $(PKGS)
-	$(GO) test -count=1 -race -timeout 8m -short ./store/... ./proxy/accesslog/... ./policy/...
+	$(GO) test -count=1 -race -timeout 8m -short ./store/... ./proxy/... ./policy/...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
