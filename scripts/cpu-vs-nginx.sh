@@ -18,6 +18,9 @@
 #   SIZE       response body bytes                              (1024)
 #   WARMUP     requests per gateway before measuring            (20000)
 #   GOGC       GOGC for the sluice process only                 (unset: Go's 100)
+#   ACCESS_LOG 1 gives sluice an access log to a file; the ratio of a run
+#              with it over one without (nginx the same reference in
+#              both) is the log's CPU cost                      (unset: off)
 #   CPUPROFILE write a sluice CPU profile here and print its top 15 (unset: none)
 #   SLUICE_BIN sluice binary to measure                         (built from this tree)
 #   BIND       loopback address everything listens on           (127.0.0.1)
@@ -36,6 +39,7 @@ SIZE=${SIZE:-1024}
 WARMUP=${WARMUP:-20000}
 SLUICE_GOGC=${GOGC:-}
 CPUPROFILE=${CPUPROFILE:-}
+ACCESS_LOG=${ACCESS_LOG:-}
 BIND=${BIND:-127.0.0.1}
 CPU_GW=${CPU_GW:-0}
 CPU_LOAD=${CPU_LOAD:-1}
@@ -178,6 +182,9 @@ methods = ["GET"]
 path = "/{rest:*}"
 backend = "origin"
 EOF
+    if [ "$ACCESS_LOG" = 1 ]; then
+        printf '\n[access_log]\n[[access_log.sinks]]\ntype = "file"\npath = "%s"\n' "$tmp/access.log" >>"$tmp/sluice.toml"
+    fi
     local args=(run -config "$tmp/sluice.toml" -log-level warn)
     [ -n "$CPUPROFILE" ] && args+=(-cpuprofile "$CPUPROFILE")
     local envs=()
@@ -248,6 +255,7 @@ runs() { echo "$1" | sed 's/^ //; s/ /, /g'; }
 cmdline="REQUESTS=$REQUESTS CONNS=$CONNS REPS=$REPS SIZE=$SIZE WARMUP=$WARMUP"
 [ -n "$SLUICE_GOGC" ] && cmdline+=" GOGC=$SLUICE_GOGC"
 [ -n "$CPUPROFILE" ] && cmdline+=" CPUPROFILE=$CPUPROFILE"
+[ -n "$ACCESS_LOG" ] && cmdline+=" ACCESS_LOG=$ACCESS_LOG"
 [ -n "$SLUICE_BIN_GIVEN" ] && cmdline+=" SLUICE_BIN=$SLUICE_BIN"
 cmdline+=" bash scripts/cpu-vs-nginx.sh"
 
@@ -262,6 +270,9 @@ echo "| sluice ($("$SLUICE_BIN" version | awk '{print $2}')) | $s_med | $(runs "
 echo "| nginx ($("$nginx_bin" -v 2>&1 | sed 's/.*nginx\///'), 1 worker) | $n_med | $(runs "${us[nginx]}") | $n_rps |"
 echo "| **ratio sluice/nginx** | **$ratio** | | |"
 echo
+if [ "$ACCESS_LOG" = 1 ]; then
+    echo "Sluice had written $(wc -l <"$tmp/access.log") access-log records to its file (the last second's batch may still be in flight)."
+fi
 echo "Command: \`$cmdline\`"
 echo "Machine: $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), $ncpu cores, Linux $(uname -r), $(go version | awk '{print $3}')."
 
