@@ -8,8 +8,7 @@
 package cors
 
 import (
-	"fmt"
-	"time"
+	"github.com/sluicegw/sluice/policy/units"
 )
 
 // Config is the [apis.cors] / [groups.cors] table.
@@ -51,19 +50,5 @@ type Config struct {
 	MaxAge Duration `toml:"max_age"`
 }
 
-// Duration is a time.Duration written in config as a Go duration string
-// ("10m", "1h30m").
-type Duration time.Duration
-
-// UnmarshalText parses a duration string such as "10m".
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("invalid duration %q (want e.g. \"10m\")", b)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalText writes the duration as a Go duration string.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+// Duration ("10m") is the config's shared duration type.
+type Duration = units.Duration

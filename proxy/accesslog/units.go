@@ -2,28 +2,12 @@ package accesslog
 
 import (
 	"errors"
+	"github.com/sluicegw/sluice/policy/units"
 	"strconv"
-	"time"
 )
 
-// Duration is a time.Duration written in config as a Go duration string
-// ("1s", "250ms").
-type Duration time.Duration
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (d Duration) MarshalText() ([]byte, error) {
-	return []byte(time.Duration(d).String()), nil
-}
+// Duration ("1s", "250ms") is the config's shared duration type.
+type Duration = units.Duration
 
 // Size is a byte count written in config as an integer with an optional
 // unit: B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024),
