@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/sluicegw/sluice/proxy/accesslog"
@@ -69,7 +70,29 @@ func (s *Server) logRecord(ctx *fasthttp.RequestCtx, st *reqState, status int, t
 		r.Set(accesslog.FieldPath, ctx.Path())
 	}
 	r.SetString(accesslog.FieldErrorCode, st.errCode)
-	r.Set(accesslog.FieldQuery, ctx.URI().QueryString())
+	if r.KeepsQuery() {
+		if st.path != nil {
+			r.Set(accesslog.FieldQuery, st.query)
+		} else { // rejected before routing: the URI is as the client sent it
+			r.Set(accesslog.FieldQuery, rawQuery(ctx.Request.Header.RequestURI()))
+		}
+	}
 	r.Set(accesslog.FieldUserAgent, ctx.Request.Header.UserAgent())
 	s.accessLog.Commit(r)
+}
+
+// rawQuery returns the query string of a request target as the client sent
+// it, without the '?' and any fragment (not the upstream's query, which a
+// backend_path template may have changed). It slices the request line instead of calling
+// ctx.URI(), which would parse (and normalize) the whole URI only for the
+// log: that parse was half of the access log's cost on the request path.
+func rawQuery(requestURI []byte) []byte {
+	if h := bytes.IndexByte(requestURI, '#'); h >= 0 {
+		requestURI = requestURI[:h]
+	}
+	q := bytes.IndexByte(requestURI, '?')
+	if q < 0 {
+		return nil
+	}
+	return requestURI[q+1:]
 }

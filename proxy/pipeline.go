@@ -25,6 +25,7 @@ type reqState struct {
 	client          netip.Addr
 	params          radix.Params
 	path            []byte // the matched path, in pathBuf
+	query           []byte // the client's query string, after path in pathBuf; only kept for the access log
 	host            []byte // the client's Host, in hostBuf
 	consumer        *policy.Consumer
 	consumerName    []byte // points into nameBuf
@@ -137,9 +138,15 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 	st.stage = stage
 	// Own copies: forwarding rewrites the request's URI and Host in place,
-	// and parameters are offsets into the path.
+	// and parameters are offsets into the path. The access log wants the
+	// client's query, not the upstream's: it goes behind the path.
 	st.pathBuf = append(st.pathBuf[:0], ctx.Path()...)
-	st.path = st.pathBuf
+	pathLen := len(st.pathBuf)
+	if s.accessLog.KeepsQuery() {
+		st.pathBuf = append(st.pathBuf, rawQuery(ctx.Request.Header.RequestURI())...)
+		st.query = st.pathBuf[pathLen:]
+	}
+	st.path = st.pathBuf[:pathLen:pathLen]
 	st.hostBuf = append(st.hostBuf[:0], ctx.Host()...)
 	st.host = st.hostBuf
 	api, allow, res := st.snap.Match(st.host, stage, ctx.Method(), st.path, &st.params)

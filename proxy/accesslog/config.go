@@ -26,7 +26,8 @@ type Config struct {
 	// FlushInterval is the longest a record waits in an unfilled batch,
 	// 10ms..1h (default "1s").
 	FlushInterval Duration `toml:"flush_interval"`
-	// IncludeQuery logs the query string after the path, with the values
+	// IncludeQuery logs the query string the client sent (not the
+	// upstream's) after the path, with the values
 	// of MaskedParams replaced by "***" (default false).
 	IncludeQuery bool `toml:"include_query"`
 	// MaskedParams are query parameter names whose values are masked,

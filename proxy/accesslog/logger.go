@@ -14,6 +14,8 @@ import (
 // valid disabled logger: Reserve returns nil.
 type Logger struct {
 	ring *ring
+	// keepQuery is Config.IncludeQuery.
+	keepQuery bool
 
 	// sampleAll skips the random draw when every success is kept;
 	// otherwise a success is kept when rand.Uint32() < sampleBelow.
@@ -51,6 +53,7 @@ func New(cfg Config) (*Logger, error) {
 	}
 	l := &Logger{
 		ring:          newRing(cfg.RingSize, cfg.IncludeQuery),
+		keepQuery:     cfg.IncludeQuery,
 		enc:           NewEncoder(cfg.MaskedParams),
 		batchSize:     int(cfg.BatchSize),
 		flushInterval: time.Duration(cfg.FlushInterval),
@@ -105,6 +108,10 @@ func (l *Logger) Reserve(status int) *Record {
 	r.Status = status
 	return r
 }
+
+// KeepsQuery reports whether records store the query string
+// (Config.IncludeQuery), so that the request path copies it only then.
+func (l *Logger) KeepsQuery() bool { return l != nil && l.keepQuery }
 
 // Commit hands a record from Reserve to the shipper. The caller must not
 // touch r afterwards. Commit(nil) does nothing.
