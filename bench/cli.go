@@ -141,6 +141,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, startO
 	var startRate, maxRate, growth *float64
 	var step *time.Duration
 	var bisect *int
+	var reps *int
+	var warmup, duration *time.Duration
 	if capacityOnly {
 		capScenario = fs.String("scenario", "anon-1k", "scenario whose load is offered")
 		capTargets = fs.String("targets", "", "targets to search (default: sluice, the peers and direct, those available)")
@@ -152,6 +154,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, startO
 	} else {
 		scenarios = fs.String("scenarios", "", "comma-separated scenarios instead of the preset's")
 		noCap = fs.Bool("no-capacity", false, "skip the capacity search")
+		reps = fs.Int("reps", 0, "interleaved repetitions of each scenario per target (default: the preset's)")
+		warmup = fs.Duration("warmup", 0, "unrecorded warmup of each run (default: the preset's)")
+		duration = fs.Duration("duration", 0, "measured length of each run (default: the preset's)")
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -212,6 +217,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, startO
 	} else {
 		opts.Scenarios = splitList(*scenarios)
 		opts.NoCapacity = *noCap
+		if *reps < 0 || *warmup < 0 || *duration < 0 {
+			return usageErr("need -reps, -warmup and -duration >= 0")
+		}
+		if *reps > 0 {
+			p.Reps = *reps
+		}
+		if *warmup > 0 {
+			p.Warmup = *warmup
+		}
+		if *duration > 0 {
+			p.Duration = *duration
+		}
 	}
 	opts.Preset = p
 	opts.DryRun = *dryRun

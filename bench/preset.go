@@ -21,7 +21,7 @@ type Preset struct {
 	Warmup   time.Duration `json:"warmup_ns"`
 	Duration time.Duration `json:"duration_ns"`
 	// Reps is how many times each target runs each scenario, interleaved
-	// (A B C A B C ...), so slow drift hits every target alike.
+	// (A B C C B A ...), so slow drift hits every target alike.
 	Reps int `json:"reps"`
 	// Connections is the closed-loop concurrency.
 	Connections int `json:"connections"`
@@ -114,6 +114,9 @@ func BuildPlan(p Preset, scenarios []*Scenario, targetsFor func(*Scenario) []str
 			per += planIdleSetup
 		}
 		est := time.Duration(len(ts)) * (planStartStop + time.Duration(reps)*per)
+		if sc.Concurrent {
+			est = time.Duration(len(ts))*planStartStop + time.Duration(reps)*per
+		}
 		if sc.SlowStop > 0 && contains(ts, TargetSluice) {
 			// The scenario's gateway is killed after the stop grace.
 			est += min(sc.SlowStop, planStopGrace)

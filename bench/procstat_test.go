@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -149,6 +150,15 @@ func TestSampleCPUChildTree(t *testing.T) {
 	if got := after.Since(before); got < 250*time.Millisecond {
 		t.Errorf("tree CPU grew by %v, child alone has %d ticks", got, child.UTime+child.STime)
 	}
+	// Thread times are read here (Linux always exports schedstat's
+	// on-CPU time) and agree with the tick counts to a few ticks.
+	if after.ns == nil || before.ns == nil {
+		t.Fatal("no per-thread schedstat times: Since fell back to 10 ms ticks")
+	}
+	byTicks := CPUSample{ticks: after.ticks}.Since(CPUSample{ticks: before.ticks})
+	if d := after.Since(before) - byTicks; d < -50*time.Millisecond || d > 50*time.Millisecond {
+		t.Errorf("thread times say %v, ticks %v", after.Since(before), byTicks)
+	}
 	mem, err := SampleMem(cmd.Process.Pid)
 	if err != nil || mem.PeakRSS < 1<<20 || mem.RSS < 1<<20 || mem.RSS > mem.PeakRSS {
 		t.Errorf("child memory %+v %v", mem, err)
@@ -162,6 +172,63 @@ func TestCPUSampleSinceNewAndReused(t *testing.T) {
 	if got, want := cur.Since(prev), 42*10*time.Millisecond; got != want {
 		t.Errorf("Since = %v, want %v", got, want)
 	}
+}
+
+func TestCPUSampleSinceThreads(t *testing.T) {
+	p1, p2 := procKey{1, 10}, procKey{2, 20}
+	prev := CPUSample{
+		ticks: map[procKey]uint64{p1: 1, p2: 1},
+		ns:    map[threadKey]uint64{{p1, 1}: 1000, {p1, 5}: 500, {p2, 2}: 70},
+	}
+	cur := CPUSample{
+		ticks: map[procKey]uint64{p1: 9, p2: 9},
+		// p1 thread 1 +300; thread 5 exited (lost); thread 6 new: 40;
+		// p2 thread 2 +30.
+		ns: map[threadKey]uint64{{p1, 1}: 1300, {p1, 6}: 40, {p2, 2}: 100},
+	}
+	if got, want := cur.Since(prev), 370*time.Nanosecond; got != want {
+		t.Errorf("Since = %v, want %v", got, want)
+	}
+	// One sample without thread times: both fall back to ticks.
+	noThreads := CPUSample{ticks: prev.ticks}
+	if got, want := cur.Since(noThreads), 16*10*time.Millisecond; got != want {
+		t.Errorf("Since without thread times = %v, want %v", got, want)
+	}
+}
+
+func TestParseSchedstat(t *testing.T) {
+	for in, want := range map[string]uint64{
+		"190767462 29322570 577\n": 190767462,
+		"0 0 1":                    0,
+	} {
+		if got, err := ParseSchedstat([]byte(in)); err != nil || got != want {
+			t.Errorf("ParseSchedstat(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "1 2", "1 2 3 4", "-1 2 3", "1 x 3", "1 2 3x", "99999999999999999999999 1 1"} {
+		if _, err := ParseSchedstat([]byte(in)); err == nil {
+			t.Errorf("ParseSchedstat(%q) accepted", in)
+		}
+	}
+}
+
+func FuzzSchedstat(f *testing.F) {
+	f.Add([]byte("190767462 29322570 577\n"))
+	f.Add([]byte("1 2 3 4"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := ParseSchedstat(b)
+		if err != nil {
+			return
+		}
+		// Accepted means three fields, the first of which is v in decimal.
+		f := bytes.Fields(b)
+		if len(f) != 3 {
+			t.Fatalf("ParseSchedstat(%q) accepted %d fields", b, len(f))
+		}
+		if w, err := strconv.ParseUint(string(f[0]), 10, 64); err != nil || w != v {
+			t.Fatalf("ParseSchedstat(%q) = %d, strconv says %d, %v", b, v, w, err)
+		}
+	})
 }
 
 func FuzzProcStat(f *testing.F) {

@@ -371,7 +371,11 @@ func (r *runner) runScenario(ctx context.Context, sc *Scenario) ScenarioResult {
 		reps = min(reps, sc.Reps)
 	}
 	out.Reference = r.referenceFor(sc, live)
-	out.Targets = append(r.measure(ctx, sc, live, reps, out.Reference, nil), skipped...)
+	if sc.Concurrent && len(live) == 2 && out.Reference != "" {
+		out.Targets = append(r.measureConcurrent(ctx, sc, live, reps, out.Reference), skipped...)
+	} else {
+		out.Targets = append(r.measure(ctx, sc, live, reps, out.Reference, nil), skipped...)
+	}
 	if len(live) == 0 {
 		out.Skipped = "no target could run this scenario"
 	}
@@ -386,7 +390,7 @@ func stopAll(live []liveTarget) {
 }
 
 // measure runs reps interleaved repetitions of sc on the live targets
-// (A B C A B C ...), then takes medians and ratios against ref. mod, when
+// (A B C C B A A B C ...), then takes medians and ratios against ref. mod, when
 // set, adjusts each run's load (open loop for the half-rate runs).
 func (r *runner) measure(ctx context.Context, sc *Scenario, live []liveTarget, reps int, ref string, mod func(*LoadConfig)) []TargetResult {
 	results := make(map[string]*TargetResult, len(live))
@@ -394,7 +398,13 @@ func (r *runner) measure(ctx context.Context, sc *Scenario, live []liveTarget, r
 		results[t.name] = &TargetResult{Target: t.name}
 	}
 	for rep := 0; rep < reps && ctx.Err() == nil; rep++ {
-		for _, t := range live {
+		for i := range live {
+			// A B C, then C B A: a drift that is linear over two reps hits
+			// every target alike, not the one that always runs last.
+			t := live[i]
+			if rep%2 == 1 {
+				t = live[len(live)-1-i]
+			}
 			run := r.runOnce(ctx, sc, t, rep, mod)
 			if run.Failed != "" {
 				fmt.Fprintf(r.log, "  rep %d %-14s failed: %s\n", rep+1, t.name, run.Failed)
