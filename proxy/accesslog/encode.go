@@ -24,6 +24,13 @@ import (
 type Encoder struct {
 	masked  [][]byte
 	scratch []byte
+	// rawArena is set per record when no byte of its arena needs escaping
+	// (the usual case): its fields are then copied as they are.
+	rawArena bool
+	// sec and secText cache the "2006-01-02T15:04:05." prefix of the last
+	// whole second formatted: consecutive records share it.
+	sec     int64
+	secText []byte
 }
 
 // NewEncoder returns an Encoder that masks the given query parameter names
@@ -48,8 +55,10 @@ func Latencies(total, backend time.Duration) (totalUS, gatewayUS, backendUS int6
 // AppendJSON appends r as one JSON object followed by '\n'. It does not
 // allocate once dst has room.
 func (e *Encoder) AppendJSON(dst []byte, r *Record) []byte {
+	// One pass over the arena instead of one escaping loop per field.
+	e.rawArena = !needsEscape(r.arena[:r.used])
 	dst = append(dst, `{"time":"`...)
-	dst = appendTime(dst, r.Time)
+	dst = e.appendTime(dst, r.Time)
 	dst = e.str(dst, `","request_id":"`, r.Get(FieldRequestID))
 	dst = e.str(dst, `","trace_id":"`, r.Get(FieldTraceID))
 	dst = e.str(dst, `","client_ip":"`, r.Get(FieldClientIP))
@@ -95,5 +104,27 @@ func (e *Encoder) AppendJSON(dst []byte, r *Record) []byte {
 
 func (e *Encoder) str(dst []byte, key string, v []byte) []byte {
 	dst = append(dst, key...)
+	if e.rawArena {
+		return append(dst, v...)
+	}
 	return appendEscaped(dst, v)
+}
+
+// appendTime is appendTime with the second's text cached.
+func (e *Encoder) appendTime(dst []byte, ns int64) []byte {
+	sec := ns / 1e9
+	rem := ns % 1e9
+	if rem < 0 {
+		sec--
+		rem += 1e9
+	}
+	if e.secText == nil || sec != e.sec {
+		// The full text of the second's first millisecond, minus "000Z".
+		e.secText = appendTime(e.secText[:0], sec*1e9)
+		e.secText = e.secText[:len(e.secText)-4]
+		e.sec = sec
+	}
+	ms := rem / 1e6
+	dst = append(dst, e.secText...)
+	return append(dst, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }

@@ -119,3 +119,42 @@ func TestEscaping(t *testing.T) {
 		}
 	}
 }
+
+// TestEncoderTimeCache: the cached second prefix never leaks into a record
+// of another second, backwards and forwards, before 1970 included.
+func TestEncoderTimeCache(t *testing.T) {
+	e := NewEncoder(nil)
+	for _, ns := range []int64{
+		1_700_000_000_123_000_000, 1_700_000_000_999_999_999, 1_700_000_001_000_000_000,
+		1_700_000_000_000_000_000, 1_700_000_001_500_000_000, 0, -1, -1_000_000_000, -999_999_999,
+		1_699_999_999_999_000_000, 1_700_086_400_001_000_000,
+	} {
+		got := string(e.appendTime(nil, ns))
+		if want := string(appendTime(nil, ns)); got != want {
+			t.Errorf("%d: cached %s, want %s", ns, got, want)
+		}
+	}
+}
+
+// TestEncodeRawArenaOnlyWhenSafe: one field that needs escaping makes the
+// whole record go through the escaping path; the line stays valid JSON
+// and round-trips every field.
+func TestEncodeRawArenaOnlyWhenSafe(t *testing.T) {
+	e := NewEncoder(nil)
+	for _, ua := range []string{"curl/8.5", "evil\"}\n{\"x\":1", "caf\xc3\xa9", "bad\xff"} {
+		var r Record
+		r.Status = 200
+		r.Set(FieldRequestID, []byte("req-1"))
+		r.Set(FieldPath, []byte("/a/b"))
+		r.Set(FieldUserAgent, []byte(ua))
+		line := e.AppendJSON(nil, &r)
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("%q: %v\n%s", ua, err, line)
+		}
+		want := strings.ToValidUTF8(ua, "\uFFFD")
+		if m["user_agent"] != want || m["path"] != "/a/b" || m["request_id"] != "req-1" {
+			t.Errorf("%q: decoded %v", ua, m)
+		}
+	}
+}

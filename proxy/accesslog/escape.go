@@ -90,6 +90,24 @@ func needsEscape8(w uint64) bool {
 	return (ctl | quote | bslash | w&highs) != 0
 }
 
+// needsEscape reports whether appendEscaped would change any byte of s.
+// U+2028 and U+2029 start with 0xe2, which is non-ASCII, so a false answer
+// means s is printable ASCII without '"' or '\\'.
+func needsEscape(s []byte) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if needsEscape8(binary.LittleEndian.Uint64(s[i:])) {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf || !jsonSafe[c] {
+			return true
+		}
+	}
+	return false
+}
+
 // appendEscapedString is appendEscaped for a string, without copying it.
 func appendEscapedString(dst []byte, s string) []byte {
 	return appendEscaped(dst, unsafe.Slice(unsafe.StringData(s), len(s)))

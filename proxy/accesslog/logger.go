@@ -16,6 +16,10 @@ type Logger struct {
 	ring *ring
 	// keepQuery is Config.IncludeQuery.
 	keepQuery bool
+	// kick wakes the shipper; the producer of every kickEvery-th record
+	// sends on it without blocking. kickMask is kickEvery-1.
+	kick     chan struct{}
+	kickMask uint64
 
 	// sampleAll skips the random draw when every success is kept;
 	// otherwise a success is kept when rand.Uint32() < sampleBelow.
@@ -54,6 +58,8 @@ func New(cfg Config) (*Logger, error) {
 	l := &Logger{
 		ring:          newRing(cfg.RingSize, cfg.IncludeQuery),
 		keepQuery:     cfg.IncludeQuery,
+		kick:          make(chan struct{}, 1),
+		kickMask:      uint64(kickEvery(cfg.RingSize) - 1),
 		enc:           NewEncoder(cfg.MaskedParams),
 		batchSize:     int(cfg.BatchSize),
 		flushInterval: time.Duration(cfg.FlushInterval),
@@ -119,7 +125,22 @@ func (l *Logger) Commit(r *Record) {
 	if r == nil {
 		return
 	}
+	pos := r.pos
 	l.ring.commit(r)
+	if pos&l.kickMask == l.kickMask {
+		select {
+		case l.kick <- struct{}{}:
+		default: // a kick is already pending
+		}
+	}
+}
+
+// kickEvery is how many records the producers commit between two kicks of
+// the shipper: an eighth of the ring, at most 512, so that a kicked
+// shipper still finds the records it encodes in the CPU's cache and a
+// burst has seven eighths of the ring left to land in.
+func kickEvery(ringSize int) int {
+	return max(1, min(512, ringSize/8))
 }
 
 // Reopen asks every file sink to close and reopen its file before its next

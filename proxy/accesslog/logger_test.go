@@ -238,3 +238,47 @@ type idError struct{}
 func (idError) Error() string { return "bad id" }
 
 var errBadID = idError{}
+
+// TestProducersKickTheShipper: with the shipper's timer out of the way
+// (maxPoll and flush_interval an hour), records still reach the file,
+// because every kickEvery-th commit wakes the shipper and full batches go
+// out at once; fewer records than that stay in the ring.
+func TestProducersKickTheShipper(t *testing.T) {
+	saved := maxPoll
+	maxPoll = time.Hour
+	t.Cleanup(func() { maxPoll = saved })
+	const ringSize = 256
+	every := kickEvery(ringSize)
+	if every != 32 {
+		t.Fatalf("kickEvery(%d) = %d, want 32", ringSize, every)
+	}
+	path := filepath.Join(t.TempDir(), "access.log")
+	l := fileLogger(t, Config{RingSize: ringSize, BatchSize: 4 << 10, FlushInterval: Duration(time.Hour)}, path)
+	// Let the shipper make its first pass over the empty ring and go to
+	// sleep; a pass during the puts below would ship them unkicked.
+	time.Sleep(100 * time.Millisecond)
+	for i := 0; i < every-1; i++ {
+		if !put(l, 200, i) {
+			t.Fatal("ring full")
+		}
+	}
+	// No kick yet: the shipper sleeps on its hour-long timer.
+	time.Sleep(200 * time.Millisecond)
+	if st := l.Stats(); st.Shipped != 0 {
+		t.Fatalf("%d records shipped before any kick", st.Shipped)
+	}
+	// The every-th record kicks: the shipper drains all of them, and each
+	// 4 KiB batch (about 9 records) is handed to the sink at once.
+	put(l, 200, every-1)
+	deadline := time.Now().Add(10 * time.Second)
+	for l.Stats().Shipped == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the kick did not wake the shipper")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	shutdown(t, l)
+	if st := l.Stats(); st.Shipped != uint64(every) || st.Sinks[0].Written != uint64(every) {
+		t.Fatalf("stats %+v, want %d shipped and written", st, every)
+	}
+}
