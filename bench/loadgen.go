@@ -72,6 +72,10 @@ type LoadConfig struct {
 	Headers []Header
 	// Mode is ClosedLoop or OpenLoop (default ClosedLoop).
 	Mode LoadMode
+	// Gate, in closed loop, makes each worker wait before every request
+	// until the gate is open (nil: never wait). A request's latency starts
+	// after the wait.
+	Gate *Gate
 	// Connections is the number of workers and the connection cap: the
 	// concurrency in closed loop, the most requests in flight in open loop
 	// (default 64 closed, 256 open).
@@ -193,9 +197,10 @@ type loadRun struct {
 	hc           *fasthttp.HostClient
 	hist         *latencyShards
 	base         time.Time
-	measureStart time.Duration // offset of the measured phase
-	end          time.Duration // offset after which no request is started
-	interval     float64       // open loop: nanoseconds between intended sends
+	measureStart time.Duration   // offset of the measured phase
+	end          time.Duration   // offset after which no request is started
+	over         <-chan struct{} // closed at end; set only with a gate
+	interval     float64         // open loop: nanoseconds between intended sends
 	maxTickets   uint64
 	tickets      atomic.Uint64
 }
@@ -240,6 +245,9 @@ func (c *LoadConfig) normalize() error {
 		if !(c.Rate > 0 && c.Rate <= maxOpenLoopRate) {
 			return fmt.Errorf("bench: open-loop rate %v out of range (0, %d]", c.Rate, maxOpenLoopRate)
 		}
+		if c.Gate != nil {
+			return fmt.Errorf("bench: a gate holds back a closed loop only; an open loop keeps its schedule")
+		}
 	default:
 		return fmt.Errorf("bench: unknown load mode %d", c.Mode)
 	}
@@ -267,6 +275,13 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
 	defer r.hc.CloseIdleConnections()
 	stats := make([]workerStats, cfg.Connections)
 	r.base = time.Now() // the schedule starts now, not when the run was built
+	if cfg.Gate != nil {
+		// A worker waiting at a shut gate must not outlive the run.
+		over := make(chan struct{})
+		r.over = over
+		t := time.AfterFunc(r.end, func() { close(over) })
+		defer t.Stop()
+	}
 	var wg sync.WaitGroup
 	for i := range stats {
 		wg.Add(1)
@@ -354,6 +369,9 @@ func (r *loadRun) worker(ctx context.Context, id int, st *workerStats) {
 					return
 				}
 			}
+		}
+		if r.cfg.Gate != nil && !r.cfg.Gate.Wait(done, r.over) {
+			return
 		}
 		sendAt := time.Since(r.base)
 		if r.cfg.Mode == ClosedLoop {

@@ -114,7 +114,7 @@ func BuildPlan(p Preset, scenarios []*Scenario, targetsFor func(*Scenario) []str
 			per += planIdleSetup
 		}
 		est := time.Duration(len(ts)) * (planStartStop + time.Duration(reps)*per)
-		if sc.Concurrent {
+		if sc.TimeSliced {
 			est = time.Duration(len(ts))*planStartStop + time.Duration(reps)*per
 		}
 		if sc.SlowStop > 0 && contains(ts, TargetSluice) {

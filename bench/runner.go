@@ -371,8 +371,8 @@ func (r *runner) runScenario(ctx context.Context, sc *Scenario) ScenarioResult {
 		reps = min(reps, sc.Reps)
 	}
 	out.Reference = r.referenceFor(sc, live)
-	if sc.Concurrent && len(live) == 2 && out.Reference != "" {
-		out.Targets = append(r.measureConcurrent(ctx, sc, live, reps, out.Reference), skipped...)
+	if sc.TimeSliced && len(live) == 2 && out.Reference != "" {
+		out.Targets = append(r.measureTimeSliced(ctx, sc, live, reps, out.Reference), skipped...)
 	} else {
 		out.Targets = append(r.measure(ctx, sc, live, reps, out.Reference, nil), skipped...)
 	}

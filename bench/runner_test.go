@@ -37,15 +37,15 @@ func TestRunEndToEnd(t *testing.T) {
 		Name: "test-baseline", Title: "baseline", Doc: "side by side with anon-1k", Method: "GET",
 		Path: "/anon/item?size=1024", RespBytes: 1024, Baseline: "anon-1k",
 	}, Scenario{
-		Name: "test-concurrent", Title: "concurrent", Doc: "at the same time as anon-1k", Method: "GET",
-		Path: "/anon/item?size=1024", RespBytes: 1024, Baseline: "anon-1k", Concurrent: true,
+		Name: "test-sliced", Title: "time-sliced", Doc: "time-sliced with anon-1k", Method: "GET",
+		Path: "/anon/item?size=1024", RespBytes: 1024, Baseline: "anon-1k", TimeSliced: true,
 	})
 	out := t.TempDir()
 	cpus := mustCPUs(t)
 	var log bytes.Buffer
 	res, err := Run(context.Background(), RunOptions{
 		Preset: Preset{
-			Name: "test", Scenarios: []string{"anon-1k", "full-chain", "test-idle", "test-baseline", "test-concurrent"},
+			Name: "test", Scenarios: []string{"anon-1k", "full-chain", "test-idle", "test-baseline", "test-sliced"},
 			Warmup: 100 * time.Millisecond, Duration: 300 * time.Millisecond, Reps: 2, Connections: 8,
 			Capacity: CapacitySpec{Scenario: "anon-1k", StartRate: 300, Growth: 2, MaxRate: 600,
 				StepDuration: 300 * time.Millisecond, BisectSteps: 1, Connections: 32},
@@ -115,25 +115,25 @@ func TestRunEndToEnd(t *testing.T) {
 		len(tb.Targets[1].Runs) != 2 || tb.Targets[0].VsReference == nil || tb.Targets[0].VsReference.CPUPerRequestUS <= 0 {
 		t.Errorf("baseline scenario %+v", tb)
 	}
-	// The concurrent scenario: both gateways measured in each rep, at the
-	// same time, each under half of the connections.
-	if tc := byName["test-concurrent"]; len(tc.Targets) != 2 || tc.Reference != "sluice-anon-1k" ||
+	// The time-sliced scenario: both gateways measured in each rep, over
+	// the same window.
+	if tc := byName["test-sliced"]; len(tc.Targets) != 2 || tc.Reference != "sluice-anon-1k" ||
 		tc.Targets[0].VsReference == nil || tc.Targets[0].VsReference.CPUPerRequestUS <= 0 {
-		t.Errorf("concurrent scenario %+v", tc)
+		t.Errorf("time-sliced scenario %+v", tc)
 	} else {
 		for _, tr := range tc.Targets {
 			if len(tr.Runs) != 2 {
-				t.Errorf("concurrent %s: %d runs", tr.Target, len(tr.Runs))
+				t.Errorf("time-sliced %s: %d runs", tr.Target, len(tr.Runs))
 			}
 			for _, run := range tr.Runs {
 				if run.Failed != "" || run.Errors != 0 || run.Throughput <= 0 || run.CPUPerRequestUS <= 0 {
-					t.Errorf("concurrent %s run %+v", tr.Target, run)
+					t.Errorf("time-sliced %s run %+v", tr.Target, run)
 				}
 			}
 		}
 	}
-	if n := strings.Count(log.String(), "(concurrent)"); n != 4 {
-		t.Errorf("%d concurrent run lines, want 2 reps x 2 targets:\n%s", n, log.String())
+	if n := strings.Count(log.String(), "(time-sliced)"); n != 4 {
+		t.Errorf("%d time-sliced run lines, want 2 reps x 2 targets:\n%s", n, log.String())
 	}
 	if len(res.Goals) != len(goalSpecs) {
 		t.Errorf("goals %+v", res.Goals)

@@ -7,11 +7,12 @@ import (
 	"time"
 )
 
-// measureConcurrent runs reps repetitions of sc on two targets at once: the
-// preset's connections are split between them, both warm up together, and
-// each target's CPU is read around the same measured window. Medians and
+// measureTimeSliced runs reps repetitions of sc on two targets over the same
+// window, time-sliced: each target has its own closed loop with the preset's
+// connections, and a gate lets one loop at a time send, switching every
+// sliceLen. Each target's CPU is read around the whole window. Medians and
 // ratios against ref are taken as in measure.
-func (r *runner) measureConcurrent(ctx context.Context, sc *Scenario, live []liveTarget, reps int, ref string) []TargetResult {
+func (r *runner) measureTimeSliced(ctx context.Context, sc *Scenario, live []liveTarget, reps int, ref string) []TargetResult {
 	results := make([]TargetResult, len(live))
 	for i, t := range live {
 		results[i].Target = t.name
@@ -22,7 +23,7 @@ func (r *runner) measureConcurrent(ctx context.Context, sc *Scenario, live []liv
 			if run.Failed != "" {
 				fmt.Fprintf(r.log, "  rep %d %-14s failed: %s\n", rep+1, live[i].name, run.Failed)
 			} else {
-				fmt.Fprintf(r.log, "  rep %d %-14s %9.0f rps  p50 %-9v p99 %-9v cpu %7.2f µs/req  errors %d (concurrent)\n",
+				fmt.Fprintf(r.log, "  rep %d %-14s %9.0f rps  p50 %-9v p99 %-9v cpu %7.2f µs/req  errors %d (time-sliced)\n",
 					rep+1, live[i].name, run.Throughput, run.P50, run.P99, run.CPUPerRequestUS, run.Errors)
 			}
 			results[i].Runs = append(results[i].Runs, run)
@@ -43,8 +44,8 @@ func (r *runner) measureConcurrent(ctx context.Context, sc *Scenario, live []liv
 	return results
 }
 
-// runTogether is one concurrent repetition: warmup, then the measured
-// window, both with every target loaded at once.
+// runTogether is one time-sliced repetition: warmup, then the measured
+// window, with every target loaded in turn.
 func (r *runner) runTogether(ctx context.Context, sc *Scenario, live []liveTarget, rep int) []RunFigures {
 	out := make([]RunFigures, len(live))
 	cfgs := make([]LoadConfig, len(live))
@@ -62,14 +63,14 @@ func (r *runner) runTogether(ctx context.Context, sc *Scenario, live []liveTarge
 			failed = true
 			continue
 		}
-		cfg.Connections = max(1, r.opts.Preset.Connections/len(live))
+		cfg.Gate = NewGate(false) // loadAll opens one at a time
 		cfgs[i] = cfg
 	}
 	if failed {
-		return failAll(out, "another target of the concurrent run failed")
+		return failAll(out, "another target of the time-sliced run failed")
 	}
 	if w := r.opts.Preset.Warmup; w > 0 {
-		if _, errs := loadAll(ctx, cfgs, w); errs != nil {
+		if _, errs := loadAll(ctx, cfgs, w, rep); errs != nil {
 			return failWith(out, errs)
 		}
 	}
@@ -80,7 +81,7 @@ func (r *runner) runTogether(ctx context.Context, sc *Scenario, live []liveTarge
 			return failAll(out, err.Error())
 		}
 	}
-	res, errs := loadAll(ctx, cfgs, r.opts.Preset.Duration)
+	res, errs := loadAll(ctx, cfgs, r.opts.Preset.Duration, rep)
 	if errs != nil {
 		return failWith(out, errs)
 	}
@@ -97,11 +98,46 @@ func (r *runner) runTogether(ctx context.Context, sc *Scenario, live []liveTarge
 	return out
 }
 
-// loadAll runs every cfg for d at the same time. errs is nil when all
-// succeeded, else holds each run's error (nil for those that succeeded).
-func loadAll(ctx context.Context, cfgs []LoadConfig, d time.Duration) ([]*LoadResult, []error) {
+// sliceLen is how long one target of a time-sliced run sends before the
+// next one's turn. Short enough that the machine's drift (seconds) hits
+// every target alike; long enough that each slice runs on caches the
+// target has to itself, as a lone gateway would (refilling them takes well
+// under a millisecond), and that the requests in flight at a switch are a
+// small part of a slice.
+const sliceLen = 50 * time.Millisecond
+
+// loadAll runs every cfg for d over the same window, and while they run
+// opens their gates (if any) one at a time for sliceLen each, cfgs[first %
+// len(cfgs)] first, so that alternating first across reps gives no target
+// the first slice every time. errs is nil
+// when all succeeded, else holds each run's error (nil for those that
+// succeeded).
+func loadAll(ctx context.Context, cfgs []LoadConfig, d time.Duration, first int) ([]*LoadResult, []error) {
 	res := make([]*LoadResult, len(cfgs))
 	errs := make([]error, len(cfgs))
+	stop := make(chan struct{})
+	switched := make(chan struct{})
+	go func() {
+		defer close(switched)
+		t := time.NewTicker(sliceLen)
+		defer t.Stop()
+		for turn := 0; ; turn++ {
+			for i, c := range cfgs {
+				if c.Gate != nil {
+					c.Gate.Set(i == (first+turn)%len(cfgs))
+				}
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-switched
+	}()
 	var wg sync.WaitGroup
 	for i := range cfgs {
 		c := cfgs[i]
@@ -135,7 +171,7 @@ func failWith(out []RunFigures, errs []error) []RunFigures {
 		if err != nil {
 			out[i].Failed = err.Error()
 		} else {
-			out[i].Failed = "another target of the concurrent run failed"
+			out[i].Failed = "another target of the time-sliced run failed"
 		}
 	}
 	return out
