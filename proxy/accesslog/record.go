@@ -2,7 +2,6 @@ package accesslog
 
 import (
 	"net/netip"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -124,10 +123,10 @@ func (a AuthOutcome) String() string {
 // until it is passed to Logger.Commit; after that it must not be touched.
 // Records are not safe for concurrent use. Do not copy a reserved Record.
 type Record struct {
-	// seq is the ring slot's sequence number (Vyukov queue); pos is the ring
-	// position this slot was reserved at. Both are owned by the ring.
-	seq atomic.Uint64
+	// pos is the queue position this record was reserved at, idx its
+	// index in the ring's record array; both are owned by the ring.
 	pos uint64
+	idx uint32
 
 	// keepQuery is fixed when the ring is built: FieldQuery is dropped at
 	// copy time when the query string is not logged.

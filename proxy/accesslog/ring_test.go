@@ -134,3 +134,74 @@ end:
 		t.Fatalf("consumed %d of %d reserved", consumed, q.reserved())
 	}
 }
+
+// TestRingReusesTheLastReleasedRecord: the record a producer gets is the one
+// the consumer released last (its cache lines are warm), while the queue
+// keeps reservation order whatever records carry it.
+func TestRingReusesTheLastReleasedRecord(t *testing.T) {
+	q := newRing(16, false)
+	var got [4]*Record
+	for i := range got {
+		got[i] = q.reserve()
+		got[i].Status = i
+		q.commit(got[i])
+	}
+	for i := range got {
+		r := q.peek()
+		if r != got[i] || r.Status != i {
+			t.Fatalf("peek %d: %p status %d, want %p", i, r, r.Status, got[i])
+		}
+		q.release(r)
+	}
+	// Released 0, 1, 2, 3: the stack hands out 3, 2, 1, 0.
+	for i := 3; i >= 0; i-- {
+		r := q.reserve()
+		if r != got[i] {
+			t.Fatalf("reserve handed out record %d, want the last released, %d", r.idx, got[i].idx)
+		}
+		r.Status = 100 + i
+		q.commit(r)
+	}
+	for i := 3; i >= 0; i-- {
+		if r := q.peek(); r == nil || r.Status != 100+i {
+			t.Fatalf("queue order lost: %+v", r)
+		} else {
+			q.release(r)
+		}
+	}
+	if q.peek() != nil || q.pending() {
+		t.Fatal("records left after draining")
+	}
+}
+
+// TestRingFullWhileFilling: records reserved and not yet committed count
+// against the ring: with every record out, reserve fails even though no
+// queue position is committed.
+func TestRingFullWhileFilling(t *testing.T) {
+	q := newRing(16, false)
+	var held []*Record
+	for i := 0; i < 16; i++ {
+		r := q.reserve()
+		if r == nil {
+			t.Fatalf("reserve %d failed", i)
+		}
+		held = append(held, r)
+	}
+	if q.reserve() != nil {
+		t.Fatal("reserve succeeded with every record out")
+	}
+	seen := map[*Record]bool{}
+	for _, r := range held {
+		if seen[r] {
+			t.Fatal("one record handed out twice")
+		}
+		seen[r] = true
+		q.commit(r)
+	}
+	for range held {
+		q.release(q.peek())
+	}
+	if q.reserve() == nil {
+		t.Fatal("reserve failed after the ring drained")
+	}
+}
