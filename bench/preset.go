@@ -66,6 +66,16 @@ var Presets = map[string]Preset{
 	},
 }
 
+// scenarioReps is how many interleaved repetitions sc gets under p: the
+// preset's, capped by sc.Reps, raised to sc.MinReps.
+func scenarioReps(p Preset, sc *Scenario) int {
+	reps := p.Reps
+	if sc.Reps > 0 {
+		reps = min(reps, sc.Reps)
+	}
+	return max(reps, sc.MinReps)
+}
+
 // PresetNames returns the preset names, sorted.
 func PresetNames() []string {
 	names := make([]string, 0, len(Presets))
@@ -105,10 +115,7 @@ func BuildPlan(p Preset, scenarios []*Scenario, targetsFor func(*Scenario) []str
 	plan := RunPlan{Preset: p.Name}
 	for _, sc := range scenarios {
 		ts := targetsFor(sc)
-		reps := p.Reps
-		if sc.Reps > 0 {
-			reps = min(sc.Reps, p.Reps)
-		}
+		reps := scenarioReps(p, sc)
 		per := p.Warmup + p.Duration
 		if sc.IdleConns > 0 {
 			per += planIdleSetup

@@ -56,3 +56,21 @@ func TestPresetBudgets(t *testing.T) {
 		t.Logf("%s: %v", name, plan.Total)
 	}
 }
+
+func TestScenarioReps(t *testing.T) {
+	p := Preset{Reps: 3}
+	for _, c := range []struct {
+		sc   Scenario
+		want int
+	}{
+		{Scenario{}, 3},
+		{Scenario{Reps: 1}, 1},
+		{Scenario{Reps: 5}, 3},
+		{Scenario{MinReps: 16}, 16},
+		{Scenario{Reps: 1, MinReps: 2}, 2},
+	} {
+		if got := scenarioReps(p, &c.sc); got != c.want {
+			t.Errorf("reps %d min %d: got %d, want %d", c.sc.Reps, c.sc.MinReps, got, c.want)
+		}
+	}
+}

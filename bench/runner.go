@@ -366,10 +366,7 @@ func (r *runner) runScenario(ctx context.Context, sc *Scenario) ScenarioResult {
 
 	live, skipped := r.startTargets(ctx, sc, dir)
 	defer stopAll(live)
-	reps := r.opts.Preset.Reps
-	if sc.Reps > 0 {
-		reps = min(reps, sc.Reps)
-	}
+	reps := scenarioReps(r.opts.Preset, sc)
 	out.Reference = r.referenceFor(sc, live)
 	if sc.TimeSliced && len(live) == 2 && out.Reference != "" {
 		out.Targets = append(r.measureTimeSliced(ctx, sc, live, reps, out.Reference), skipped...)
