@@ -5,7 +5,10 @@
 //	  ─► file | stdout | HTTP (NDJSON or Elasticsearch _bulk) | syslog (RFC 5424)
 //
 // The request side never blocks and never allocates: when the ring is full the
-// record is dropped and counted. Every record that reaches the ring is either
+// record is dropped and counted. The ring hands out the record the shipper
+// released last (its cache lines are warm), and every 64th commit wakes the
+// shipper (a quiet gateway's records wait at most 100 ms for a pass): the
+// whole log costs about 3-4 % of the gateway's CPU per request (BENCHMARKS.md). Every record that reaches the ring is either
 // written by a sink or counted as dropped by that sink; nothing is lost silently.
 //
 // Metrics (package-level, VictoriaMetrics default set):
