@@ -277,25 +277,23 @@ func ParseSchedstat(b []byte) (uint64, error) {
 // reaped).
 func (s CPUSample) Since(prev CPUSample) time.Duration {
 	if s.ns != nil && prev.ns != nil {
-		var ns uint64
-		for k, t := range s.ns {
-			if p, ok := prev.ns[k]; ok && p <= t {
-				ns += t - p
-			} else if !ok {
-				ns += t
-			}
-		}
-		return time.Duration(ns)
+		return time.Duration(growth(prev.ns, s.ns))
 	}
-	var ticks uint64
-	for k, t := range s.ticks {
-		if p, ok := prev.ticks[k]; ok && p <= t {
-			ticks += t - p
-		} else if !ok {
-			ticks += t
+	return time.Duration(growth(prev.ticks, s.ticks)) * (time.Second / userHZ)
+}
+
+// growth sums how much each counter in cur grew since prev; a counter new
+// in cur counts whole, one that went backwards (a reused key) not at all.
+func growth[K comparable](prev, cur map[K]uint64) uint64 {
+	var sum uint64
+	for k, t := range cur {
+		if p, ok := prev[k]; !ok {
+			sum += t
+		} else if p <= t {
+			sum += t - p
 		}
 	}
-	return time.Duration(ticks) * (time.Second / userHZ)
+	return sum
 }
 
 // MemSample is the memory of a process tree, summed over its processes.
