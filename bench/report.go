@@ -41,8 +41,13 @@ func RenderMarkdown(res *Results, mdDir string) string {
 	if res.Host.GatewayVersion != "" {
 		fmt.Fprintf(&b, "- Gateway: `%s`.\n", oneLine(res.Host.GatewayVersion))
 	}
+	if res.StealPercent != nil {
+		fmt.Fprintf(&b, "- Hypervisor steal during the run: %.1f %% of the machine's CPU time "+
+			"(CPU time the VM was runnable but given to other guests; above a few percent, "+
+			"latency tails and single runs are noise, and only side-by-side ratios are worth reading).\n", *res.StealPercent)
+	}
 	b.WriteString("- Figures: req/s = responses per second; latency percentiles from HDR histograms; CPU = the target's " +
-		"utime+stime (whole process tree) per response; RSS = peak resident set (VmHWM). " +
+		"on-CPU time of every thread of the process tree (schedstat, ns; utime+stime ticks where unreadable) per response; RSS = peak resident set (VmHWM). " +
 		"Ratios are medians of per-repetition ratios against the reference target. " +
 		"`direct` is the load generator talking to the origin with no proxy: the ceiling.\n")
 

@@ -102,15 +102,19 @@ type HostInfo struct {
 // Results is everything one `sluice-bench run` measured; it is the JSON
 // file that `sluice-bench compare` reads.
 type Results struct {
-	Schema    int              `json:"schema"`
-	Started   time.Time        `json:"started"`
-	Finished  time.Time        `json:"finished"`
-	Preset    Preset           `json:"preset"`
-	Host      HostInfo         `json:"host"`
-	CPU       CPUPlan          `json:"cpu_plan"`
-	Plan      RunPlan          `json:"plan"`
-	Scenarios []ScenarioResult `json:"scenarios"`
-	Capacity  *CapacityReport  `json:"capacity,omitempty"`
+	Schema   int       `json:"schema"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Preset   Preset    `json:"preset"`
+	Host     HostInfo  `json:"host"`
+	// StealPercent is the share of the machine's CPU time the hypervisor
+	// gave to other guests while the run measured (nil: not readable). On a
+	// shared VM it is what makes latency tails and CPU figures noisy.
+	StealPercent *float64         `json:"steal_percent,omitempty"`
+	CPU          CPUPlan          `json:"cpu_plan"`
+	Plan         RunPlan          `json:"plan"`
+	Scenarios    []ScenarioResult `json:"scenarios"`
+	Capacity     *CapacityReport  `json:"capacity,omitempty"`
 	// HalfRate is the open-loop run at half of nginx's sustainable rate.
 	HalfRate *HalfRateResult `json:"half_rate,omitempty"`
 	// Goals are the BENCHMARKS.md goal ratios, met or missed.

@@ -155,6 +155,7 @@ func Run(ctx context.Context, opts RunOptions) (*Results, error) {
 	if err := CheckLoopbackAddr(r.origin.Addr()); err != nil {
 		return nil, err
 	}
+	steal0, stealErr := ReadCPUTimes()
 
 	for _, sc := range scenarios {
 		if err := ctx.Err(); err != nil {
@@ -176,6 +177,11 @@ func Run(ctx context.Context, opts RunOptions) (*Results, error) {
 		res.Goals = ComputeGoals(res)
 		if opts.Preset.ProfileMissed && ctx.Err() == nil {
 			r.profileMissed(ctx, res.Goals)
+		}
+	}
+	if steal1, err := ReadCPUTimes(); err == nil && stealErr == nil {
+		if pct, ok := StealPercent(steal0, steal1); ok {
+			res.StealPercent = &pct
 		}
 	}
 	res.Finished = time.Now().UTC()

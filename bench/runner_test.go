@@ -135,6 +135,11 @@ func TestRunEndToEnd(t *testing.T) {
 	if n := strings.Count(log.String(), "(time-sliced)"); n != 4 {
 		t.Errorf("%d time-sliced run lines, want 2 reps x 2 targets:\n%s", n, log.String())
 	}
+	if p := res.StealPercent; p == nil || *p < 0 || *p > 100 {
+		t.Errorf("steal percent %v", p)
+	} else if md := RenderMarkdown(res, out); !strings.Contains(md, "Hypervisor steal during the run") {
+		t.Errorf("report does not give the steal:\n%s", md)
+	}
 	if len(res.Goals) != len(goalSpecs) {
 		t.Errorf("goals %+v", res.Goals)
 	}
