@@ -34,6 +34,9 @@ type Preset struct {
 	// of nginx's sustainable rate open loop to sluice and nginx, Reps
 	// interleaved runs of Warmup + Duration: the p99 goal.
 	HalfRate bool `json:"half_rate,omitempty"`
+	// TimeSliced runs every scenario's targets time-sliced (see
+	// Scenario.TimeSliced), not one after the other.
+	TimeSliced bool `json:"time_sliced,omitempty"`
 	// ProfileMissed re-runs the gateway with -cpuprofile (Warmup +
 	// Duration, closed loop) on each scenario of a missed goal and reports
 	// pprof's top functions.
@@ -51,19 +54,26 @@ var Presets = map[string]Preset{
 			StepWarmup: 250 * time.Millisecond, StepDuration: 800 * time.Millisecond, BisectSteps: 3, Connections: 256,
 		},
 		CapacityTargets: []string{"sluice", "nginx"},
-		HalfRate:        true, ProfileMissed: true,
+		HalfRate:        true, ProfileMissed: true, TimeSliced: true,
 	},
 	"full": {
 		Name: "full",
 		Scenarios: []string{"anon-1k", "anon-16k", "anon-256k", "post-16k", "full-chain", "hmac", "jwt",
 			"apis-10k", "idle-10k", "cache-hit", "anon-1k-log", "log-sink-down"},
-		Warmup: 400 * time.Millisecond, Duration: 2 * time.Second, Reps: 3, Connections: 64,
+		Warmup: 400 * time.Millisecond, Duration: 2 * time.Second, Reps: 8, Connections: 64,
 		Capacity: CapacitySpec{
 			Scenario: "anon-1k", StartRate: 6000, Growth: 1.7, MaxRate: 150000,
 			StepWarmup: 250 * time.Millisecond, StepDuration: 1250 * time.Millisecond, BisectSteps: 3, Connections: 256,
 		},
-		HalfRate: true, ProfileMissed: true,
+		HalfRate: true, ProfileMissed: true, TimeSliced: true,
 	},
+}
+
+// timeSliced says whether sc's targets run time-sliced under p (see
+// Scenario.TimeSliced); idle-connection scenarios never do, each target
+// holds its own 10 000 connections in turn.
+func timeSliced(p Preset, sc *Scenario) bool {
+	return (p.TimeSliced || sc.TimeSliced) && sc.IdleConns == 0
 }
 
 // scenarioReps is how many interleaved repetitions sc gets under p: the
@@ -121,7 +131,7 @@ func BuildPlan(p Preset, scenarios []*Scenario, targetsFor func(*Scenario) []str
 			per += planIdleSetup
 		}
 		est := time.Duration(len(ts)) * (planStartStop + time.Duration(reps)*per)
-		if sc.TimeSliced {
+		if timeSliced(p, sc) && len(ts) >= 2 {
 			est = time.Duration(len(ts))*planStartStop + time.Duration(reps)*per
 		}
 		if sc.SlowStop > 0 && contains(ts, TargetSluice) {

@@ -28,8 +28,16 @@ func RenderMarkdown(res *Results, mdDir string) string {
 		writeGoals(&b, res.Goals, mdDir)
 		b.WriteString("\n### Method\n\n")
 	}
-	fmt.Fprintf(&b, "- Method: closed loop, %d keep-alive connections; %d interleaved repetitions of %v warmup + %v measured; medians shown.\n",
-		p.Connections, p.Reps, p.Warmup, p.Duration)
+	if p.TimeSliced {
+		fmt.Fprintf(&b, "- Method: closed loop, %d keep-alive connections per target; %d repetitions of %v warmup + %v measured, "+
+			"time-sliced: all targets of a scenario run over the same window and the load alternates between them every %v, "+
+			"so the machine's drift hits them alike (req/s is the rate during the target's own slices; idle-connection "+
+			"scenarios and the open-loop half-rate runs go one target after the other); medians shown.\n",
+			p.Connections, p.Reps, p.Warmup, p.Duration, sliceLen)
+	} else {
+		fmt.Fprintf(&b, "- Method: closed loop, %d keep-alive connections; %d interleaved repetitions of %v warmup + %v measured; medians shown.\n",
+			p.Connections, p.Reps, p.Warmup, p.Duration)
+	}
 	fmt.Fprintf(&b, "- Host: %d CPUs", res.Host.CPUs)
 	if res.Host.CPUModel != "" {
 		fmt.Fprintf(&b, " (%s)", res.Host.CPUModel)

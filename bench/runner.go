@@ -374,7 +374,7 @@ func (r *runner) runScenario(ctx context.Context, sc *Scenario) ScenarioResult {
 	defer stopAll(live)
 	reps := scenarioReps(r.opts.Preset, sc)
 	out.Reference = r.referenceFor(sc, live)
-	if sc.TimeSliced && len(live) == 2 && out.Reference != "" {
+	if timeSliced(r.opts.Preset, sc) && len(live) >= 2 && out.Reference != "" {
 		out.Targets = append(r.measureTimeSliced(ctx, sc, live, reps, out.Reference), skipped...)
 	} else {
 		out.Targets = append(r.measure(ctx, sc, live, reps, out.Reference, nil), skipped...)

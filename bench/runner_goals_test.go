@@ -112,3 +112,47 @@ func TestProfileMissed(t *testing.T) {
 		t.Errorf("pprof without go: %v", err)
 	}
 }
+
+// TestRunTimeSlicedPreset: a preset that time-slices every scenario runs the
+// gateway and the direct target (no process: no CPU figure) together, and
+// scales each one's throughput to its own slices.
+func TestRunTimeSlicedPreset(t *testing.T) {
+	withoutFeatures(t)
+	t.Setenv("BENCH_TEST_CHILD", "gateway")
+	var log bytes.Buffer
+	res, err := Run(context.Background(), RunOptions{
+		Preset: Preset{
+			Name: "test", Scenarios: []string{"anon-1k"}, TimeSliced: true,
+			Warmup: 100 * time.Millisecond, Duration: 400 * time.Millisecond, Reps: 2, Connections: 8,
+		},
+		GatewayBin: os.Args[0], Peers: []string{}, OutDir: t.TempDir(), NoCapacity: true,
+		SLO: SLO{P99: time.Second, MaxErrorRate: 0.01}, StartOrigin: startRealOrigin, Log: &log,
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	sr := res.Scenarios[0]
+	if sr.Reference != TargetDirect || len(sr.Targets) != 2 {
+		t.Fatalf("targets %+v, reference %q", sr.Targets, sr.Reference)
+	}
+	for _, tr := range sr.Targets {
+		for _, run := range tr.Runs {
+			if run.Failed != "" || run.Errors != 0 || run.Load == nil {
+				t.Fatalf("%s run %+v\n%s", tr.Target, run, log.String())
+			}
+			// Half the window each: the scaled rate is about twice the raw one.
+			if raw := run.Load.Throughput; run.Throughput < 1.9*raw || run.Throughput > 2.1*raw {
+				t.Errorf("%s: throughput %.0f, raw %.0f: not scaled to its slices", tr.Target, run.Throughput, raw)
+			}
+			if (tr.Target == TargetDirect) != (run.CPUPerRequestUS == 0) {
+				t.Errorf("%s: CPU %v µs/req", tr.Target, run.CPUPerRequestUS)
+			}
+		}
+	}
+	if s := sr.Targets[0]; s.Target != TargetSluice || s.VsReference == nil || s.VsReference.Throughput <= 0 {
+		t.Errorf("sluice vs direct %+v", s)
+	}
+	if n := strings.Count(log.String(), "(time-sliced)"); n != 4 {
+		t.Errorf("%d time-sliced run lines, want 4:\n%s", n, log.String())
+	}
+}

@@ -56,15 +56,16 @@ type Scenario struct {
 	// the preset takes, on a noisy machine).
 	Reps    int `json:"reps,omitempty"`
 	MinReps int `json:"min_reps,omitempty"`
-	// TimeSliced runs the two gateway targets of a Baseline scenario over
-	// the same window instead of one after the other: each has its own
-	// closed loop with the preset's connections, and the load alternates
-	// between them every 50 ms. Each one's CPU per request is then read over
-	// the same seconds, so the machine's drift (on a shared VM, +-20 % from
-	// one second to the next) hits both alike and a few-percent difference
-	// between two configs becomes visible; within its slice each gateway
-	// has the CPU and its caches to itself, as a lone gateway would.
-	// Throughput is per window, so half of a lone run's.
+	// TimeSliced runs the scenario's targets (the gateway and its peers,
+	// or the two gateway configs of a Baseline scenario) over the same
+	// window instead of one after the other: each has its own closed loop
+	// with the preset's connections, and the load alternates between them
+	// every 50 ms. Each one's CPU per request is then read over the same
+	// seconds, so the machine's drift (on a shared VM, +-20 % from one
+	// second to the next) hits all alike and a few-percent difference
+	// becomes visible; within its slice each target has the CPU and its
+	// caches to itself, as a lone one would. Throughput is scaled to the
+	// target's own slices. Presets can switch it on for every scenario.
 	TimeSliced bool `json:"time_sliced,omitempty"`
 }
 

@@ -52,8 +52,8 @@ func (r *runner) runTogether(ctx context.Context, sc *Scenario, live []liveTarge
 	failed := false
 	for i, t := range live {
 		out[i].Rep = rep + 1
-		if t.proc == nil || !t.proc.Alive() {
-			out[i].Failed = fmt.Sprintf("%s is not a running process", t.name)
+		if t.proc != nil && !t.proc.Alive() {
+			out[i].Failed = fmt.Sprintf("%s exited: %s", t.name, t.proc.StderrTail(300))
 			failed = true
 			continue
 		}
@@ -76,6 +76,9 @@ func (r *runner) runTogether(ctx context.Context, sc *Scenario, live []liveTarge
 	}
 	cpu0 := make([]CPUSample, len(live))
 	for i, t := range live {
+		if t.proc == nil {
+			continue // direct: the harness is the only process
+		}
 		var err error
 		if cpu0[i], err = SampleCPU(t.proc.PID()); err != nil {
 			return failAll(out, err.Error())
@@ -86,13 +89,21 @@ func (r *runner) runTogether(ctx context.Context, sc *Scenario, live []liveTarge
 		return failWith(out, errs)
 	}
 	for i, t := range live {
-		cpu1, err := SampleCPU(t.proc.PID())
-		if err != nil {
-			out[i].Failed = fmt.Sprintf("%s: %v (exited? %s)", t.name, err, t.proc.StderrTail(300))
-			continue
+		var cpu time.Duration
+		var mem MemSample
+		if t.proc != nil {
+			cpu1, err := SampleCPU(t.proc.PID())
+			if err != nil {
+				out[i].Failed = fmt.Sprintf("%s: %v (exited? %s)", t.name, err, t.proc.StderrTail(300))
+				continue
+			}
+			cpu = cpu1.Since(cpu0[i])
+			mem, _ = SampleMem(t.proc.PID())
 		}
-		mem, _ := SampleMem(t.proc.PID())
-		out[i].Figures = figuresFrom(res[i], cpu1.Since(cpu0[i]), mem)
+		out[i].Figures = figuresFrom(res[i], cpu, mem)
+		// Each target sent during 1/len(live) of the window: its rate
+		// while it had the turn is what a lone run would show.
+		out[i].Figures.Throughput *= float64(len(live))
 		out[i].Load = res[i]
 	}
 	return out
