@@ -396,38 +396,61 @@ func stopAll(live []liveTarget) {
 // (A B C C B A A B C ...), then takes medians and ratios against ref. mod, when
 // set, adjusts each run's load (open loop for the half-rate runs).
 func (r *runner) measure(ctx context.Context, sc *Scenario, live []liveTarget, reps int, ref string, mod func(*LoadConfig)) []TargetResult {
-	results := make(map[string]*TargetResult, len(live))
-	for _, t := range live {
-		results[t.name] = &TargetResult{Target: t.name}
-	}
+	results := newTargetResults(live)
 	for rep := 0; rep < reps && ctx.Err() == nil; rep++ {
 		for i := range live {
 			// A B C, then C B A: a drift that is linear over two reps hits
 			// every target alike, not the one that always runs last.
-			t := live[i]
+			j := i
 			if rep%2 == 1 {
-				t = live[len(live)-1-i]
+				j = len(live) - 1 - i
 			}
-			run := r.runOnce(ctx, sc, t, rep, mod)
-			if run.Failed != "" {
-				fmt.Fprintf(r.log, "  rep %d %-14s failed: %s\n", rep+1, t.name, run.Failed)
-			} else {
-				fmt.Fprintf(r.log, "  rep %d %-14s %9.0f rps  p50 %-9v p99 %-9v cpu %7.2f µs/req  errors %d\n",
-					rep+1, t.name, run.Throughput, run.P50, run.P99, run.CPUPerRequestUS, run.Errors)
-			}
-			results[t.name].Runs = append(results[t.name].Runs, run)
+			run := r.runOnce(ctx, sc, live[j], rep, mod)
+			r.logRun(rep, live[j].name, run, "")
+			results[j].Runs = append(results[j].Runs, run)
 		}
 	}
-	out := make([]TargetResult, 0, len(live))
-	for _, t := range live {
-		tr := results[t.name]
-		tr.Median = medianFigures(tr.Runs)
-		if ref != "" && t.name != ref {
-			tr.VsReference = pairRatios(tr.Runs, results[ref].Runs, ref)
-		}
-		out = append(out, *tr)
+	summarize(results, ref)
+	return results
+}
+
+// newTargetResults returns one empty result per live target, in order.
+func newTargetResults(live []liveTarget) []TargetResult {
+	results := make([]TargetResult, len(live))
+	for i, t := range live {
+		results[i].Target = t.name
 	}
-	return out
+	return results
+}
+
+// logRun prints one repetition's figures; how, when set, says how it ran.
+func (r *runner) logRun(rep int, name string, run RunFigures, how string) {
+	if run.Failed != "" {
+		fmt.Fprintf(r.log, "  rep %d %-14s failed: %s\n", rep+1, name, run.Failed)
+		return
+	}
+	if how != "" {
+		how = " (" + how + ")"
+	}
+	fmt.Fprintf(r.log, "  rep %d %-14s %9.0f rps  p50 %-9v p99 %-9v cpu %7.2f µs/req  errors %d%s\n",
+		rep+1, name, run.Throughput, run.P50, run.P99, run.CPUPerRequestUS, run.Errors, how)
+}
+
+// summarize takes each target's medians and, unless ref is empty, its
+// median per-repetition ratios against ref.
+func summarize(results []TargetResult, ref string) {
+	var refRuns []RunFigures
+	for i := range results {
+		if results[i].Target == ref {
+			refRuns = results[i].Runs
+		}
+	}
+	for i := range results {
+		results[i].Median = medianFigures(results[i].Runs)
+		if ref != "" && results[i].Target != ref {
+			results[i].VsReference = pairRatios(results[i].Runs, refRuns, ref)
+		}
+	}
 }
 
 // referenceFor picks the reference among the started targets: the

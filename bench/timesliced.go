@@ -13,34 +13,14 @@ import (
 // sliceLen. Each target's CPU is read around the whole window. Medians and
 // ratios against ref are taken as in measure.
 func (r *runner) measureTimeSliced(ctx context.Context, sc *Scenario, live []liveTarget, reps int, ref string) []TargetResult {
-	results := make([]TargetResult, len(live))
-	for i, t := range live {
-		results[i].Target = t.name
-	}
+	results := newTargetResults(live)
 	for rep := 0; rep < reps && ctx.Err() == nil; rep++ {
-		runs := r.runTogether(ctx, sc, live, rep)
-		for i, run := range runs {
-			if run.Failed != "" {
-				fmt.Fprintf(r.log, "  rep %d %-14s failed: %s\n", rep+1, live[i].name, run.Failed)
-			} else {
-				fmt.Fprintf(r.log, "  rep %d %-14s %9.0f rps  p50 %-9v p99 %-9v cpu %7.2f µs/req  errors %d (time-sliced)\n",
-					rep+1, live[i].name, run.Throughput, run.P50, run.P99, run.CPUPerRequestUS, run.Errors)
-			}
+		for i, run := range r.runTogether(ctx, sc, live, rep) {
+			r.logRun(rep, live[i].name, run, "time-sliced")
 			results[i].Runs = append(results[i].Runs, run)
 		}
 	}
-	var refRuns []RunFigures
-	for i := range results {
-		if results[i].Target == ref {
-			refRuns = results[i].Runs
-		}
-	}
-	for i := range results {
-		results[i].Median = medianFigures(results[i].Runs)
-		if results[i].Target != ref {
-			results[i].VsReference = pairRatios(results[i].Runs, refRuns, ref)
-		}
-	}
+	summarize(results, ref)
 	return results
 }
 

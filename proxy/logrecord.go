@@ -70,7 +70,7 @@ func (s *Server) logRecord(ctx *fasthttp.RequestCtx, st *reqState, status int, t
 		r.Set(accesslog.FieldPath, ctx.Path())
 	}
 	r.SetString(accesslog.FieldErrorCode, st.errCode)
-	if r.KeepsQuery() {
+	if s.accessLog.KeepsQuery() {
 		if st.path != nil {
 			r.Set(accesslog.FieldQuery, st.query)
 		} else { // rejected before routing: the URI is as the client sent it

@@ -235,10 +235,6 @@ func (r *Record) Get(f Field) []byte {
 // (tests, tools) that are encoded directly.
 func (r *Record) SetKeepQuery(keep bool) { r.keepQuery = keep }
 
-// KeepsQuery reports whether FieldQuery is stored, so that a caller can skip
-// extracting a query string that Set would drop.
-func (r *Record) KeepsQuery() bool { return r.keepQuery }
-
 // truncUTF8 returns the largest n <= max such that b[:n] does not end in a
 // cut multi-byte sequence. Invalid input is cut at max as is.
 func truncUTF8(b []byte, max int) int {
