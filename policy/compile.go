@@ -66,10 +66,7 @@ func Compile(p *Parsed, opt Options) (*Snapshot, error) {
 	}
 	if opt.Bind != nil {
 		for i, b := range c.snap.Backends {
-			if b.Mock != nil {
-				continue
-			}
-			up, err := opt.Bind(b)
+			up, err := opt.Bind(b) // mocks too: a mock is a terminal like the pool
 			if err != nil {
 				c.add("backends["+strconv.Itoa(i)+"]", err.Error())
 				continue

@@ -155,13 +155,31 @@ type MockAnswer struct {
 	Body    []byte
 }
 
-// Upstream sends a request to one of a backend's targets. The proxy package
-// implements it; it is declared here so a compiled API can hold it directly.
+// Upstream is a backend's forwarding chain: retry, balancer, then one
+// terminal (the keep-alive pool or a mock answer). The proxy package
+// implements it and binds one per backend when a snapshot is compiled; it is
+// declared here so a compiled API can hold it directly.
 type Upstream interface {
-	// Do forwards req and fills resp, moving to the next target when a
-	// connection cannot be made. It returns the index of the target that
-	// answered (or was last tried) and the error.
-	Do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) (target int, err error)
+	// Do forwards x.Req and fills x.Resp. Retries happen inside, within
+	// x.Deadline; the error is the last attempt's.
+	Do(x *Exchange) error
+}
+
+// Exchange is one client request's trip through a backend's chain. It lives
+// in the request's pooled state (no allocation) and is reset per request.
+type Exchange struct {
+	Req  *fasthttp.Request
+	Resp *fasthttp.Response
+	// Deadline bounds the whole exchange, retries included (the API's timeout).
+	Deadline time.Time
+	// Replayable is set when the body is fully in memory (or there is none):
+	// only then may the chain send the request a second time.
+	Replayable bool
+	// Target is the index in Backend.Targets of the target that answered or
+	// was tried last; -1 when no target was involved (a mock answer).
+	Target int
+	// Attempts counts the upstream attempts made (0 for a mock answer).
+	Attempts int
 }
 
 // MatchResult says how a request related to the route tables.

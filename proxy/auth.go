@@ -40,7 +40,7 @@ var signatureHeaders = [...]string{"X-Ca-Key", "X-Ca-Signature", "X-Ca-Signature
 // authenticate runs the API's modes in order: a mode whose credential is
 // absent passes to the next, one whose credential is present decides. It
 // answers the request itself on failure and returns false.
-func (s *Server) authenticate(ctx *fasthttp.RequestCtx, st *reqState) bool {
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	req := &ctx.Request
 	// Identity headers come only from the gateway, never from the client:
 	// X-Consumer-Name and every header a consumer's headers table sets.
@@ -51,13 +51,13 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, st *reqState) bool {
 	a := st.api.Auth
 	if a == nil {
 		st.authOutcome = authAnonymous
-		return true
+		return proceed
 	}
 	for _, m := range a.Modes {
 		switch m {
 		case policy.ModeAnonymous:
 			st.authOutcome = authAnonymous
-			return true
+			return proceed
 		case policy.ModeKey:
 			key := req.Header.Peek(a.KeyHeader)
 			fromQuery := false
@@ -89,7 +89,7 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, st *reqState) bool {
 				continue
 			}
 			r := casign.AcquireRequest()
-			cred, err := a.HMAC.VerifyFastHTTP(r, req, time.Now().UnixNano())
+			cred, err := a.HMAC.VerifyFastHTTP(r, req, s.clock.Nanotime())
 			if err != nil {
 				// A type assertion, not errors.As: As moves its target to
 				// the heap, one allocation per rejected request.
@@ -108,7 +108,7 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, st *reqState) bool {
 					ctx.Response.Header.SetBytesV("X-Ca-Error-Message", b)
 				}
 				casign.ReleaseRequest(r)
-				return false
+				return answered
 			}
 			casign.ReleaseRequest(r)
 			c, _ := cred.Owner.(*policy.Consumer)
@@ -128,7 +128,7 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, st *reqState) bool {
 			if len(tok) == 0 {
 				continue
 			}
-			vd, err := a.JWT.Verify(time.Now().Unix(), tok)
+			vd, err := a.JWT.Verify(s.clock.Nanotime()/int64(time.Second), tok)
 			if err != nil {
 				je, ok := err.(*jwtauth.Error)
 				if !ok {
@@ -139,7 +139,7 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, st *reqState) bool {
 					st.tbuf = a.JWT.AppendWWWAuthenticate(st.tbuf[:0], err)
 					ctx.Response.Header.SetBytesV(fasthttp.HeaderWWWAuthenticate, st.tbuf)
 				}
-				return false
+				return answered
 			}
 			st.verified = vd
 			if a.JWTConsumerClaim >= 0 {
@@ -176,19 +176,19 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, st *reqState) bool {
 
 // authorize applies the consumer's CIDRs and the API's allowed consumers
 // (403), then sends the consumer's identity headers upstream.
-func (s *Server) authorize(ctx *fasthttp.RequestCtx, st *reqState) bool {
+func (s *Server) authorize(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	a := st.api.Auth
 	if c := st.consumer; c != nil && c.CIDRs != nil && !c.CIDRs.Contains(st.client) {
 		st.authOutcome = authForbidden
 		st.api.Stats.AuthFailure(CodeConsumerIPNotAllowed)
 		s.finish(ctx, st, fasthttp.StatusForbidden, CodeConsumerIPNotAllowed, "this consumer may not call from this address")
-		return false
+		return answered
 	}
 	if !a.Allows(st.consumerName) {
 		st.authOutcome = authForbidden
 		st.api.Stats.AuthFailure(CodeConsumerNotAllowed)
 		s.finish(ctx, st, fasthttp.StatusForbidden, CodeConsumerNotAllowed, "this consumer may not call this API")
-		return false
+		return answered
 	}
 	h := &ctx.Request.Header
 	if c := st.consumer; c != nil {
@@ -198,17 +198,17 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx, st *reqState) bool {
 	} else if len(st.consumerName) > 0 {
 		h.SetBytesV("X-Consumer-Name", sanitizeHeaderValue(st.consumerName))
 	}
-	return true
+	return proceed
 }
 
-func (s *Server) authFail(ctx *fasthttp.RequestCtx, st *reqState, status int, code, msg, challenge string) bool {
+func (s *Server) authFail(ctx *fasthttp.RequestCtx, st *reqState, status int, code, msg, challenge string) outcome {
 	st.authOutcome = authFailed
 	st.api.Stats.AuthFailure(code)
 	s.finish(ctx, st, status, code, msg)
 	if challenge != "" && status == fasthttp.StatusUnauthorized {
 		ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, challenge)
 	}
-	return false
+	return answered
 }
 
 // sanitizeHeaderValue replaces bytes a header value must not carry, in place.

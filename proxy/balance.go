@@ -1,5 +1,7 @@
 package proxy
 
+import "sync/atomic"
+
 // swrrSequence expands weights into one full cycle of nginx's smooth weighted
 // round-robin: each step adds every weight to its target's current value,
 // picks the largest and subtracts the total from it. Precomputing the cycle
@@ -43,3 +45,19 @@ func gcd(a, b int) int {
 	}
 	return a
 }
+
+// balancer picks the first target of an attempt sequence. Implementations
+// are safe for concurrent use and allocate nothing per pick.
+type balancer interface {
+	pick() int
+}
+
+// swrr is smooth weighted round-robin over a precomputed cycle.
+type swrr struct {
+	seq  []uint16
+	next atomic.Uint64
+}
+
+func newSWRR(weights []int) *swrr { return &swrr{seq: swrrSequence(weights)} }
+
+func (b *swrr) pick() int { return int(b.seq[b.next.Add(1)%uint64(len(b.seq))]) }

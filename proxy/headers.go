@@ -44,6 +44,10 @@ func connectionTokens(v []byte, del func(name []byte)) (closeAsked bool) {
 		case equalFoldASCII(tok, "close"):
 			closeAsked = true
 		case equalFoldASCII(tok, "keep-alive"):
+		case equalFoldASCII(tok, "content-length"), equalFoldASCII(tok, "transfer-encoding"), equalFoldASCII(tok, "host"):
+			// Framing and routing are not the client's to remove: deleting
+			// Content-Length after the body was framed by it would send the
+			// upstream a request without its body, and the body as the next.
 		default:
 			del(tok)
 		}

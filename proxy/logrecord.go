@@ -15,7 +15,7 @@ func (s *Server) logRecord(ctx *fasthttp.RequestCtx, st *reqState, status int, t
 	if r == nil {
 		return
 	}
-	r.Time = st.start.UnixNano()
+	r.Time = st.start
 	r.Total = total
 	r.Backend = st.backend
 	if cl := ctx.Request.Header.ContentLength(); cl > 0 {
@@ -30,8 +30,8 @@ func (s *Server) logRecord(ctx *fasthttp.RequestCtx, st *reqState, status int, t
 	}
 	if api := st.api; api != nil {
 		r.Group, r.API, r.Stage = api.Group.Name, api.Name, st.stage.String()
-		if st.target >= 0 && st.target < len(api.Backend.Targets) {
-			r.SetString(accesslog.FieldUpstream, api.Backend.Targets[st.target].URL)
+		if t := st.x.Target; t >= 0 && t < len(api.Backend.Targets) {
+			r.SetString(accesslog.FieldUpstream, api.Backend.Targets[t].URL)
 		}
 	}
 	switch st.throttleOutcome {

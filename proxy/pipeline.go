@@ -20,7 +20,8 @@ import (
 type reqState struct {
 	snap            *policy.Snapshot
 	api             *policy.API
-	start           time.Time
+	start           int64 // Server clock, Unix ns
+	x               policy.Exchange
 	peer            netip.Addr
 	client          netip.Addr
 	params          radix.Params
@@ -33,12 +34,15 @@ type reqState struct {
 	backend         time.Duration // time waiting for the upstream's answer header
 	traceID         [32]byte
 	rl              ratelimit.Decision
+	limitReqs       [ratelimit.MaxRequests]ratelimit.Request
 	rlSet           bool
 	queryModified   bool
 	idLen           int
 	id              [maxRequestIDLen]byte
 	stage           policy.StageID
-	target          int
+	clientClose     bool // the client asked to close; the answer says so
+	preflighted     bool // answered as a CORS preflight: headers are set
+	forwarded       bool // the answer came through the backend's chain
 	errCode         string
 	authOutcome     string
 	throttleOutcome string
@@ -86,55 +90,101 @@ func (st *reqState) setNameBytes(name []byte) []byte {
 	return st.nameBuf
 }
 
-// handle is the request pipeline. Its steps run in this fixed order, and an
-// API runs only the steps it configures (DESIGN.md, "The request's way
-// through"); operators cannot reorder them, so one config always enforces
-// the same way:
+// outcome is how a step ended.
+type outcome uint8
+
+const (
+	// proceed: the next step runs.
+	proceed outcome = iota
+	// answered: ctx.Response holds the final answer (an error, a preflight,
+	// a cache hit, the upstream's answer); the response phase runs next.
+	answered
+	// hijacked: a tunnel took the client connection; no response is written,
+	// only accounting runs.
+	hijacked
+)
+
+// step is one request step. Each returns proceed at once when its API does
+// not use it, so an API pays only for the steps it configures.
+type step func(s *Server, ctx *fasthttp.RequestCtx, st *reqState) outcome
+
+// requestSteps is the pipeline's fixed order (DESIGN.md, "The request's way
+// through"); operators cannot reorder it, so one config always enforces the
+// same way. Step 0 (framing, request id, stage, route, body size: 400 / 404 /
+// 405 / 413 / 503) runs before it in admit.
 //
-//	0 framing, request id, stage, route        400 / 404 / 405 / 413 / 503
 //	1 IP access control                        403
+//	  body buffering for steps that read it    400 / 408 / 413
 //	2 CORS preflight                           204, never reaches auth or backend
 //	3 authentication, authorization            401 / 403
 //	4 throttling                               429 + Retry-After
 //	5 parameter validation                     400 / 413
 //	6 request transformation
-//	7 response cache lookup                    (no cache yet)
-//	8 forward to upstream (or mock)            502 / 503 / 504
+//	7 response cache lookup                    (issue 13)
+//	8 forward: the backend's chain             502 / 503 / 504
 //
-// and on the way back, in reverse: response transformation, (cache store),
-// CORS headers, rate-limit headers; last, one access-log record and metrics.
+// Every answer, errors included, then passes respond, which applies the
+// response steps in reverse order: response transformation, (cache store),
+// CORS headers, rate-limit headers, X-Request-Id. Last, account writes one
+// access-log record and the metrics.
+var requestSteps = [...]step{
+	(*Server).ipAccess,
+	(*Server).bufferBody,
+	(*Server).preflight,
+	(*Server).authenticate,
+	(*Server).throttle,
+	(*Server).validate,
+	(*Server).transformRequest,
+	(*Server).forward,
+}
+
+// handle is the request pipeline as a fasthttp handler.
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	st := acquireReqState()
 	defer releaseReqState(st)
-	defer s.account(ctx, st)
-	st.start = time.Now()
+	st.start = s.clock.Nanotime()
 	st.snap = s.current.Load()
-	st.target = -1
+	st.x.Target = -1
 
 	inflightAll.Add(1)
 	n := s.inflight.Add(1)
-	defer func() {
-		s.inflight.Add(-1)
-		inflightAll.Add(-1)
-	}()
+	o := s.admit(ctx, st, n)
+	for i := 0; o == proceed && i < len(requestSteps); i++ {
+		o = requestSteps[i](s, ctx, st)
+	}
+	if o != hijacked {
+		s.respond(ctx, st)
+	}
+	s.inflight.Add(-1)
+	inflightAll.Add(-1)
+	s.account(ctx, st)
+}
 
-	s.requestID(ctx, st)
-	propagateTrace(&ctx.Request.Header, &st.traceID)
+// admit is step 0: what every request passes before it has an API. The
+// client's hop-by-hop headers go first of all, before the gateway sets any
+// header of its own (request id, trace context, forwarding and identity
+// headers): a header the client names in Connection must never be able to
+// remove one the gateway adds.
+func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState, inflight int64) outcome {
 	if reason := checkFraming(ctx.Request.Header.RawHeaders()); reason != "" {
+		s.requestID(ctx, st)
 		rejectedFraming.Inc()
 		s.reject(ctx, st, fasthttp.StatusBadRequest, CodeMalformedRequest, "ambiguous request framing: "+reason)
 		ctx.SetConnectionClose()
-		return
+		return answered
 	}
-	if max := st.snap.Server.MaxConcurrentRequests; max > 0 && n > max {
+	st.clientClose = stripRequestHopByHop(&ctx.Request.Header)
+	s.requestID(ctx, st)
+	propagateTrace(&ctx.Request.Header, &st.traceID)
+	if max := st.snap.Server.MaxConcurrentRequests; max > 0 && inflight > max {
 		rejectedOverload.Inc()
 		s.reject(ctx, st, fasthttp.StatusServiceUnavailable, CodeOverloaded, "too many concurrent requests")
-		return
+		return answered
 	}
 	stage, ok := policy.ParseStage(ctx.Request.Header.Peek("X-Ca-Stage"))
 	if !ok {
 		s.reject(ctx, st, fasthttp.StatusBadRequest, CodeUnknownStage, "unknown X-Ca-Stage: want RELEASE, PRE or TEST")
-		return
+		return answered
 	}
 	st.stage = stage
 	// Own copies: forwarding rewrites the request's URI and Host in place,
@@ -152,67 +202,81 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	api, allow, res := st.snap.Match(st.host, stage, ctx.Method(), st.path, &st.params)
 	switch res {
 	case policy.NoRoute:
-		s.reject(ctx, st, fasthttp.StatusNotFound, CodeNotFound, "no API matches this path in stage "+stage.String())
-		return
+		s.reject(ctx, st, fasthttp.StatusNotFound, CodeNotFound, noRouteMessages[stage])
+		return answered
 	case policy.WrongMethod:
 		// A CORS preflight is an OPTIONS for a method the API does answer:
 		// route it by the method it asks about, so step 2 can answer it.
 		if api = s.preflightRoute(ctx, st); api == nil {
 			s.reject(ctx, st, fasthttp.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed for this path")
 			ctx.Response.Header.Set(fasthttp.HeaderAllow, allow)
-			return
+			return answered
 		}
 	}
 	st.api = api
+	st.peer = peerAddr(ctx)
+	st.client = clientIP(st.peer, &ctx.Request.Header, st.snap.TrustedProxies)
 	if cl := ctx.Request.Header.ContentLength(); int64(cl) > st.snap.Server.MaxBodySize {
 		rejectedBodySize.Inc()
 		s.finish(ctx, st, fasthttp.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body is larger than the limit")
 		ctx.SetConnectionClose() // the unread body must not be parsed as the next request
-		return
+		return answered
 	}
-	st.peer = peerAddr(ctx)
-	st.client = clientIP(st.peer, &ctx.Request.Header, st.snap.TrustedProxies)
+	return proceed
+}
 
-	if !s.ipAccess(ctx, st) {
-		return
+// noRouteMessages are the 404 messages per stage, built once: a scan of
+// unknown paths must cost no allocation.
+var noRouteMessages = func() (m [3]string) {
+	for i := range m {
+		m[i] = "no API matches this path in stage " + policy.StageID(i).String()
 	}
-	if api.ReadsBody && !s.readBody(ctx, st) {
-		return
+	return m
+}()
+
+// bufferBody brings the body into memory for the steps that read it (HMAC,
+// form and JSON parameters), bounded by max_body_size, and makes a streamed
+// body of unknown length fail past max_body_size while it is forwarded.
+func (s *Server) bufferBody(ctx *fasthttp.RequestCtx, st *reqState) outcome {
+	if st.api.ReadsBody && !s.readBody(ctx, st) {
+		return answered
 	}
 	s.limitStream(ctx, st)
-	if s.preflight(ctx, st) {
-		return
-	}
-	if !s.authenticate(ctx, st) || !s.throttle(ctx, st) || !s.validate(ctx, st) {
-		s.decorate(ctx, st)
-		return
-	}
-	s.transformRequest(ctx, st)
+	return proceed
+}
 
-	if m := api.Backend.Mock; m != nil {
-		answerMock(ctx, m)
-	} else if !s.forward(ctx, st) {
-		s.decorate(ctx, st)
-		return
+// respond is the one response phase: every answer of the pipeline, errors
+// included, passes here once, and the response steps run in the reverse of
+// the request steps' order.
+func (s *Server) respond(ctx *fasthttp.RequestCtx, st *reqState) {
+	if api := st.api; api != nil {
+		if st.forwarded {
+			s.transformResponse(ctx, st)
+		}
+		if p := api.CORS; p != nil && !st.preflighted {
+			p.Decorate(&ctx.Request, &ctx.Response)
+		}
+		setRateLimitHeaders(ctx, st)
 	}
-	s.transformResponse(ctx, st)
-	s.decorate(ctx, st)
+	if st.clientClose {
+		ctx.SetConnectionClose()
+	}
 	ctx.Response.Header.SetBytesV(headerRequestID, st.requestID())
 }
 
 // account records the finished request: per-API counters and latency
-// histograms, then one access-log record. Deferred, so every exit of the
-// pipeline passes here exactly once.
+// histograms, then one access-log record. Every exit of the pipeline passes
+// here exactly once.
 func (s *Server) account(ctx *fasthttp.RequestCtx, st *reqState) {
 	status := ctx.Response.StatusCode()
-	total := time.Since(st.start)
+	total := time.Duration(s.clock.Nanotime() - st.start)
 	if st.backend > total {
 		total = st.backend
 	}
 	if api := st.api; api != nil {
 		api.Stats.Count(status)
 		api.Stats.Total.Observe(total)
-		if st.target >= 0 {
+		if st.x.Target >= 0 {
 			api.Stats.Backend.Observe(st.backend)
 		}
 	} else {
@@ -241,15 +305,6 @@ func (s *Server) preflightRoute(ctx *fasthttp.RequestCtx, st *reqState) *policy.
 	return api
 }
 
-// decorate adds the response headers every answer of a matched API gets,
-// errors included: CORS (so a browser can read the error) and rate limits.
-func (s *Server) decorate(ctx *fasthttp.RequestCtx, st *reqState) {
-	if p := st.api.CORS; p != nil {
-		p.Decorate(&ctx.Request, &ctx.Response)
-	}
-	setRateLimitHeaders(ctx, st)
-}
-
 // requestID keeps the client's X-Request-Id when it is a short safe token and
 // makes one otherwise; either way it is sent upstream and echoed.
 func (s *Server) requestID(ctx *fasthttp.RequestCtx, st *reqState) {
@@ -274,47 +329,49 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, st *reqState, status int, code
 	st.errCode = code
 }
 
-// forward sends the request upstream and leaves the upstream's answer in
-// ctx.Response. It returns false when it already answered with an error.
-func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) bool {
+// forward is step 8: the request goes through its backend's chain (retry,
+// balancer, then the pool or a mock), and the answer is left in ctx.Response.
+// The client's hop-by-hop headers were removed in admit; the forwarding
+// headers are set here, after every client header was settled.
+func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	req := &ctx.Request
-	st.ubuf = setForwarded(&req.Header, st.peer, st.host, st.ubuf[:0])
-	clientClose := stripRequestHopByHop(&req.Header)
-	req.Header.Del("Expect")
-
 	api := st.api
-	if api.BackendPath != nil {
-		q := ctx.URI().QueryString()
-		if st.queryModified {
-			q = ctx.URI().QueryArgs().QueryString()
+	if api.Backend.Mock == nil {
+		st.ubuf = setForwarded(&req.Header, st.peer, st.host, st.ubuf[:0])
+		req.Header.Del("Expect")
+		if api.BackendPath != nil {
+			q := ctx.URI().QueryString()
+			if st.queryModified {
+				q = ctx.URI().QueryArgs().QueryString()
+			}
+			st.ubuf = api.BackendPath.AppendExpand(st.ubuf[:0], &st.params, st.path, q)
+			req.SetRequestURIBytes(st.ubuf)
+		} else {
+			req.SetRequestURIBytes(ctx.URI().RequestURI())
 		}
-		st.ubuf = api.BackendPath.AppendExpand(st.ubuf[:0], &st.params, st.path, q)
-		req.SetRequestURIBytes(st.ubuf)
-	} else {
-		req.SetRequestURIBytes(ctx.URI().RequestURI())
 	}
+	x := &st.x
+	x.Req, x.Resp = req, &ctx.Response
+	x.Replayable = !req.IsBodyStream()
 	sent := time.Now()
-	target, err := api.Backend.Upstream.Do(req, &ctx.Response, api.Timeout)
-	st.backend = time.Since(sent)
-	st.target = target
+	x.Deadline = sent.Add(api.Timeout)
+	err := api.Backend.Upstream.Do(x)
+	if x.Target >= 0 {
+		st.backend = time.Since(sent)
+	}
 	if err != nil {
 		status, code, msg := upstreamError(err)
 		if st.lim.tripped {
 			rejectedBodySize.Inc()
 			status, code, msg = fasthttp.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body is larger than the limit"
-			clientClose = true
+			st.clientClose = true
 		}
 		s.finish(ctx, st, status, code, msg)
-		if clientClose {
-			ctx.SetConnectionClose()
-		}
-		return false
+		return answered
 	}
 	stripResponseHopByHop(&ctx.Response.Header)
-	if clientClose {
-		ctx.Response.SetConnectionClose()
-	}
-	return true
+	st.forwarded = true
+	return answered
 }
 
 // upstreamError maps a forwarding failure to the client's status.
@@ -338,14 +395,6 @@ func upstreamError(err error) (int, string, string) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-func answerMock(ctx *fasthttp.RequestCtx, m *policy.MockAnswer) {
-	ctx.Response.SetStatusCode(m.Status)
-	for _, h := range m.Headers {
-		ctx.Response.Header.SetBytesKV(h[0], h[1])
-	}
-	ctx.Response.SetBodyRaw(m.Body)
 }
 
 // peerAddr is the socket peer's address without allocating.

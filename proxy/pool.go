@@ -51,9 +51,9 @@ func (e *errDial) Error() string { return "dial: " + e.err.Error() }
 func (e *errDial) Unwrap() error { return e.err }
 
 // acquire returns an idle connection (reused=true) or dials a new one.
-func (p *targetPool) acquire(now time.Time) (*upConn, bool, error) {
+func (p *targetPool) acquire(now time.Time, fresh bool) (*upConn, bool, error) {
 	p.mu.Lock()
-	for len(p.idle) > 0 {
+	for !fresh && len(p.idle) > 0 {
 		n := len(p.idle) - 1
 		c := p.idle[n]
 		p.idle[n] = nil
@@ -117,28 +117,46 @@ func (p *targetPool) closeIdle() {
 }
 
 // do sends req and reads the answer's header into resp, then its body or a
-// stream of it. A request that failed on a reused connection before any
-// answer byte arrived is retried once on a fresh one when that is safe:
-// the upstream may have closed the idle connection just as it was taken.
-func (p *targetPool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
-	for attempt := 0; ; attempt++ {
-		now := time.Now()
-		if !now.Before(deadline) {
-			return fasthttp.ErrTimeout
-		}
-		c, reused, err := p.acquire(now)
-		if err != nil {
-			return err
-		}
-		retry, err := p.exchange(c, req, resp, deadline)
-		if err == nil {
-			return nil
-		}
-		if !(retry && reused && attempt == 0) {
-			return err
-		}
+// stream of it: one attempt. fresh dials a new connection instead of taking
+// an idle one. A reused connection that failed before any answer byte, for a
+// request safe to send again, fails with an error isStale reports: the
+// chain's retry layer then tries once more on a fresh connection.
+func (p *targetPool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, fresh bool) error {
+	now := time.Now()
+	if !now.Before(deadline) {
+		return fasthttp.ErrTimeout
 	}
+	c, reused, err := p.acquire(now, fresh)
+	if err != nil {
+		return err
+	}
+	retry, err := p.exchange(c, req, resp, deadline)
+	if err != nil && retry && reused {
+		return &errStale{err}
+	}
+	return err
 }
+
+// errStale is a failure on a reused idle connection before any answer byte.
+type errStale struct{ err error }
+
+func (e *errStale) Error() string { return "stale keep-alive connection: " + e.err.Error() }
+func (e *errStale) Unwrap() error { return e.err }
+
+func isStale(err error) bool {
+	_, ok := err.(*errStale)
+	return ok
+}
+
+// errClientBody is a failure to read the client's request body while it was
+// forwarded: the client's fault, not the upstream's.
+type errClientBody struct {
+	err     error
+	timeout bool
+}
+
+func (e *errClientBody) Error() string { return "client body: " + e.err.Error() }
+func (e *errClientBody) Unwrap() error { return e.err }
 
 func (p *targetPool) exchange(c *upConn, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) (retry bool, err error) {
 	streamingUp := req.IsBodyStream()

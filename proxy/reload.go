@@ -22,6 +22,16 @@ type Source struct {
 	Embedded []byte
 }
 
+// Parse reads and decodes the source without compiling it (cmd/sluice reads
+// [state] from it to build the stores before the server exists).
+func (src Source) Parse() (*policy.Parsed, error) {
+	data, err := src.read()
+	if err != nil {
+		return nil, err
+	}
+	return policy.Parse(src.Name, data)
+}
+
 func (src Source) read() ([]byte, error) {
 	if src.Path == "" {
 		return src.Embedded, nil

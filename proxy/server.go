@@ -23,7 +23,26 @@ type Options struct {
 	Dial DialFunc
 	// Logger receives operational messages (reloads, listener errors). Nil discards.
 	Logger *slog.Logger
+	// Limits is the rate-limit and quota store (cmd/sluice builds it from
+	// [state]). Nil: a local store sized by the first config's [state].
+	Limits ratelimit.Store
+	// Nonces is the HMAC replay store. Nil: a local store sized by [state].
+	Nonces nonce.Store
+	// Clock is the pipeline's time (request start, token buckets, signature
+	// and token expiry). Nil: the process clock. Tests inject a fake one.
+	Clock Clock
 }
+
+// Clock tells the pipeline the time, in Unix nanoseconds that never step
+// backwards (ratelimit.Nanotime). Socket deadlines use the real clock
+// whatever the Clock says: they are the kernel's.
+type Clock interface {
+	Nanotime() int64
+}
+
+type processClock struct{}
+
+func (processClock) Nanotime() int64 { return ratelimit.Nanotime() }
 
 // Server is the data plane: the client-facing fasthttp server, the current
 // snapshot and the upstream pools that outlive snapshots. Safe for
@@ -35,11 +54,14 @@ type Server struct {
 	version  atomic.Uint64
 	ups      *upstreams
 	inflight atomic.Int64
+	clock    Clock
 	// State that outlives snapshots: buckets, nonces, fetched JWT keys.
-	limits    *ratelimit.Local
-	nonces    *nonce.Local
+	limits    ratelimit.Store
+	nonces    nonce.Store
 	accessLog *accesslog.Logger
 	jwt       *jwtauth.Registry
+
+	stateReady bool // guarded by reloadMu
 
 	mu        sync.Mutex // guards publishing and the fields below
 	http      *fasthttp.Server
@@ -54,13 +76,18 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Server{opts: opts, log: log, ups: newUpstreams(opts.Dial), jwt: jwtauth.NewRegistry()}
+	clock := opts.Clock
+	if clock == nil {
+		clock = processClock{}
+	}
+	return &Server{opts: opts, log: log, clock: clock, ups: newUpstreams(opts.Dial), jwt: jwtauth.NewRegistry(),
+		limits: opts.Limits, nonces: opts.Nonces}
 }
 
 // state creates the stores and the access logger on first compile, sized
 // by that config (changes need a restart).
 func (s *Server) state(cfg *policy.Config) error {
-	if s.limits != nil {
+	if s.stateReady {
 		return nil
 	}
 	if cfg.AccessLog != nil {
@@ -70,13 +97,29 @@ func (s *Server) state(cfg *policy.Config) error {
 		}
 		s.accessLog = l
 	}
-	lim, err := ratelimit.NewLocal(ratelimit.Options{MaxKeys: cfg.State.RateLimitMaxKeys})
-	if err != nil {
-		return err
+	if s.limits == nil || s.nonces == nil {
+		lim, nonces, err := LocalStores(cfg.State)
+		if err != nil {
+			return err
+		}
+		if s.limits == nil {
+			s.limits = lim
+		}
+		if s.nonces == nil {
+			s.nonces = nonces
+		}
 	}
-	s.limits = lim
-	s.nonces = nonce.NewLocal(nonce.Config{MaxEntries: cfg.State.NonceMaxEntries})
+	s.stateReady = true
 	return nil
+}
+
+// LocalStores builds the in-process rate-limit and nonce stores [state] sizes.
+func LocalStores(cfg policy.StateConfig) (ratelimit.Store, nonce.Store, error) {
+	lim, err := ratelimit.NewLocal(ratelimit.Options{MaxKeys: cfg.RateLimitMaxKeys})
+	if err != nil {
+		return nil, nil, err
+	}
+	return lim, nonce.NewLocal(nonce.Config{MaxEntries: cfg.NonceMaxEntries}), nil
 }
 
 // Compile compiles parsed config into a snapshot bound to this server's
@@ -228,8 +271,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			err = lerr
 		}
 	}
-	if s.limits != nil {
-		_ = s.limits.Close()
+	if c, ok := s.limits.(io.Closer); ok {
+		_ = c.Close()
 	}
 	return err
 }

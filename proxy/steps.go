@@ -15,41 +15,42 @@ const (
 )
 
 // ipAccess is step 1: the group's and the API's lists, deny wins.
-func (s *Server) ipAccess(ctx *fasthttp.RequestCtx, st *reqState) bool {
+func (s *Server) ipAccess(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	for _, acl := range st.api.ACLs {
 		if !acl.Allowed(st.client) {
 			s.finish(ctx, st, fasthttp.StatusForbidden, CodeIPDenied, "client address not allowed")
-			return false
+			return answered
 		}
 	}
-	return true
+	return proceed
 }
 
 // preflight is step 2: a CORS preflight is answered here with 204 and never
 // reaches authentication or the backend.
-func (s *Server) preflight(ctx *fasthttp.RequestCtx, st *reqState) bool {
+func (s *Server) preflight(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	p := st.api.CORS
 	if p == nil || !p.IsPreflight(&ctx.Request) {
-		return false
+		return proceed
 	}
 	ctx.Response.Reset()
 	p.Preflight(&ctx.Request, &ctx.Response)
 	ctx.Response.SetStatusCode(fasthttp.StatusNoContent)
-	return true
+	st.preflighted = true
+	return answered
 }
 
 // PathParam implements params.PathParams over the matched route.
 func (st *reqState) PathParam(i int) []byte { return st.params.Value(i, st.path) }
 
 // validate is step 5.
-func (s *Server) validate(ctx *fasthttp.RequestCtx, st *reqState) bool {
+func (s *Server) validate(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	v := st.api.Params
 	if v == nil {
-		return true
+		return proceed
 	}
 	err := v.Validate(&ctx.Request, st)
 	if err == nil {
-		return true
+		return proceed
 	}
 	var pe *params.Error
 	if errors.As(err, &pe) {
@@ -60,14 +61,14 @@ func (s *Server) validate(ctx *fasthttp.RequestCtx, st *reqState) bool {
 	if pe != nil && pe.Status == fasthttp.StatusRequestEntityTooLarge {
 		ctx.SetConnectionClose()
 	}
-	return false
+	return answered
 }
 
 // transformRequest is step 6.
-func (s *Server) transformRequest(ctx *fasthttp.RequestCtx, st *reqState) {
+func (s *Server) transformRequest(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	t := st.api.Transform
 	if t == nil {
-		return
+		return proceed
 	}
 	h := &ctx.Request.Header
 	if ops := &t.RequestHeaders; !ops.Empty() {
@@ -108,6 +109,7 @@ func (s *Server) transformRequest(ctx *fasthttp.RequestCtx, st *reqState) {
 		}
 		st.queryModified = true
 	}
+	return proceed
 }
 
 // transformResponse runs first on the way back.

@@ -24,6 +24,15 @@ const (
 
 var scopeNames = [...]string{"", "api", "consumer", "client_ip", "quota"}
 
+// throttledMessages are the 429 messages per scope, built once: a denial
+// under attack must cost no allocation.
+var throttledMessages = func() (m [len(scopeNames)]string) {
+	for i, n := range scopeNames {
+		m[i] = "rate limit exceeded (" + n + ")"
+	}
+	return m
+}()
+
 // limitKey is xxhash(api id, scope, identity): stable across reloads and
 // stages, so a reload never refills a bucket.
 func limitKey(api uint64, scope byte, id uint64) uint64 {
@@ -37,12 +46,14 @@ func limitKey(api uint64, scope byte, id uint64) uint64 {
 // throttle checks every limit of the API together; the most restrictive
 // decides, and a denied request takes nothing from the others. It runs after
 // authentication, so an unauthenticated request never spends a token.
-func (s *Server) throttle(ctx *fasthttp.RequestCtx, st *reqState) bool {
+func (s *Server) throttle(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	t := st.api.Throttle
 	if t == nil {
-		return true
+		return proceed
 	}
-	var reqs [ratelimit.MaxRequests]ratelimit.Request
+	// In the pooled state, not on the stack: the store is an interface, and
+	// a slice passed through one escapes.
+	reqs := &st.limitReqs
 	var scopes [ratelimit.MaxRequests]byte
 	n := 0
 	api := st.api.ID
@@ -67,21 +78,21 @@ func (s *Server) throttle(ctx *fasthttp.RequestCtx, st *reqState) bool {
 		reqs[n], scopes[n] = ratelimit.Request{Key: limitKey(api, scopeQuota, consumerID), Limit: q}, scopeQuota
 		n++
 	}
-	d := s.limits.Allow(ratelimit.Nanotime(), reqs[:n])
+	d := s.limits.Allow(s.clock.Nanotime(), reqs[:n])
 	if t.Headers {
 		st.rl = d
 		st.rlSet = true
 	}
 	if d.Allowed {
 		st.throttleOutcome = "allowed"
-		return true
+		return proceed
 	}
 	st.api.Stats.Throttled[scopes[d.Denied]].Inc()
 	st.throttleOutcome = scopeNames[scopes[d.Denied]]
-	s.finish(ctx, st, fasthttp.StatusTooManyRequests, CodeThrottled, "rate limit exceeded ("+scopeNames[scopes[d.Denied]]+")")
-	ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, strconv.Itoa(ratelimit.RetryAfterSeconds(d.RetryAfter)))
-	setRateLimitHeaders(ctx, st)
-	return false
+	s.finish(ctx, st, fasthttp.StatusTooManyRequests, CodeThrottled, throttledMessages[scopes[d.Denied]])
+	st.tbuf = strconv.AppendInt(st.tbuf[:0], int64(ratelimit.RetryAfterSeconds(d.RetryAfter)), 10)
+	ctx.Response.Header.SetBytesV(fasthttp.HeaderRetryAfter, st.tbuf)
+	return answered
 }
 
 // setRateLimitHeaders writes RateLimit-Limit, -Remaining and -Reset

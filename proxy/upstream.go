@@ -5,7 +5,6 @@ import (
 	"net"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sluicegw/sluice/policy"
@@ -15,15 +14,19 @@ import (
 // DialFunc dials an upstream address; tests replace it with in-memory pipes.
 type DialFunc func(addr string) (net.Conn, error)
 
-// upstreams keeps one keep-alive connection pool per target across
-// reloads: a reload that leaves a target's settings unchanged reuses its warm
-// connections. Pools no snapshot uses any more have their idle connections
-// closed after the next reload. Safe for concurrent use; only bind and the
-// reload bookkeeping lock.
+// upstreams binds compiled backends to their forwarding chains. It keeps
+// two things across reloads, separately: the per-address target registry
+// (state about a target: in flight, failures; keyed by address alone), and
+// one keep-alive connection pool per target and pool settings, so a reload
+// that leaves a target's settings unchanged reuses its warm connections.
+// Pools and registry entries no snapshot uses any more are dropped after the
+// next reload. Safe for concurrent use; only bind and the reload bookkeeping
+// lock.
 type upstreams struct {
 	mu          sync.Mutex
 	dial        DialFunc
 	pools       map[string]*hostPool // key: addr + settings
+	reg         *registry
 	gen         uint64
 	streamAbove int
 }
@@ -34,45 +37,52 @@ type hostPool struct {
 }
 
 func newUpstreams(dial DialFunc) *upstreams {
-	return &upstreams{dial: dial, pools: map[string]*hostPool{}}
+	return &upstreams{dial: dial, pools: map[string]*hostPool{}, reg: newRegistry()}
 }
 
-// begin starts a reload generation; pools not bound during it are swept by end.
+// begin starts a reload generation; pools and targets not bound during it
+// are swept by end.
 func (u *upstreams) begin(streamAbove int) {
 	u.mu.Lock()
 	u.gen++
 	u.streamAbove = streamAbove
 	u.mu.Unlock()
+	u.reg.begin()
 }
 
-// end closes idle connections of pools the new snapshot no longer uses. The
-// old snapshot may still finish requests on them.
+// end closes idle connections of pools the new snapshot no longer uses and
+// forgets targets whose address left the config. The old snapshot may still
+// finish requests on them.
 func (u *upstreams) end() {
 	u.mu.Lock()
-	defer u.mu.Unlock()
 	for k, p := range u.pools {
 		if p.gen != u.gen {
 			p.pool.closeIdle()
 			delete(u.pools, k)
 		}
 	}
+	u.mu.Unlock()
+	u.reg.end()
 }
 
-// bind returns the policy.Upstream for a compiled backend.
+// bind returns the forwarding chain for a compiled backend.
 func (u *upstreams) bind(b *policy.Backend) (policy.Upstream, error) {
+	if b.Mock != nil {
+		return mockUpstream{b.Mock}, nil
+	}
 	if len(b.Targets) == 0 {
 		return nil, errors.New("BUG: binding a backend without targets")
 	}
 	weights := make([]int, len(b.Targets))
-	bp := &backendPool{name: b.Name, clientHost: b.ClientHost}
+	c := &chain{name: b.Name, clientHost: b.ClientHost}
 	for i, t := range b.Targets {
 		weights[i] = t.Weight
-		bp.targets = append(bp.targets, u.pool(t, b))
-		bp.hosts = append(bp.hosts, []byte(t.Host))
-		bp.urls = append(bp.urls, t.URL)
+		c.pools = append(c.pools, u.pool(t, b))
+		c.targets = append(c.targets, u.reg.bind(t.Addr))
+		c.hosts = append(c.hosts, []byte(t.Host))
 	}
-	bp.seq = swrrSequence(weights)
-	return bp, nil
+	c.bal = newSWRR(weights)
+	return c, nil
 }
 
 func (u *upstreams) pool(t policy.TargetSpec, b *policy.Backend) *targetPool {
@@ -96,37 +106,59 @@ func (u *upstreams) pool(t policy.TargetSpec, b *policy.Backend) *targetPool {
 	return tp
 }
 
-// backendPool spreads a backend's requests over its targets. Immutable but
-// for the round-robin counter; safe for concurrent use.
-type backendPool struct {
+// chain is a backend's forwarding chain: Do is the retry layer (the one
+// place the gateway sends a request a second time), bal the balancer, and
+// the pools the terminal. Immutable once bound but for the balancer's and
+// the targets' atomic state; safe for concurrent use.
+type chain struct {
 	name       string
-	targets    []*targetPool
+	bal        balancer
+	pools      []*targetPool
+	targets    []*target // per-address state, shared with other backends
 	hosts      [][]byte
-	urls       []string
-	seq        []uint16
-	next       atomic.Uint64
 	clientHost bool
 }
 
-// Do implements policy.Upstream. A dial failure means nothing was sent, so
-// the request moves on to the next target whatever its method; any other
-// failure is returned, because the upstream may have acted on the request.
-func (p *backendPool) Do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) (int, error) {
-	n := len(p.targets)
-	start := int(p.seq[p.next.Add(1)%uint64(len(p.seq))])
+// Do implements policy.Upstream. The retry rules, all here:
+//   - a dial failure means nothing was sent: the next target is tried,
+//     whatever the method, each target at most once;
+//   - a reused keep-alive connection that failed before any answer byte, for
+//     a request that is safe to send again, is retried once on a fresh
+//     connection to the same target (the origin closed it while idle);
+//   - anything else is returned: the upstream may have acted on the request.
+func (c *chain) Do(x *policy.Exchange) error {
+	n := len(c.pools)
+	t := c.bal.pick()
 	var err error
-	deadline := time.Now().Add(timeout)
-	for i := 0; i < n; i++ {
-		t := (start + i) % n
-		if !p.clientHost {
-			req.Header.SetHostBytes(p.hosts[t])
+	fresh := false
+	for tried := 0; tried < n; {
+		if !time.Now().Before(x.Deadline) {
+			return fasthttp.ErrTimeout
 		}
-		err = p.targets[t].do(req, resp, deadline)
-		if err == nil || !isDialError(err) {
-			return t, err
+		if !c.clientHost {
+			x.Req.Header.SetHostBytes(c.hosts[t])
+		}
+		x.Target = t
+		x.Attempts++
+		tg := c.targets[t]
+		tg.inflight.Add(1)
+		err = c.pools[t].do(x.Req, x.Resp, x.Deadline, fresh)
+		tg.inflight.Add(-1)
+		tg.observe(err)
+		switch {
+		case err == nil:
+			return nil
+		case isStale(err) && !fresh:
+			fresh = true // same target, a new connection
+		case isDialError(err):
+			tried++
+			t = (t + 1) % n
+			fresh = false
+		default:
+			return err
 		}
 	}
-	return (start + n - 1) % n, err
+	return err
 }
 
 // isDialError tells connection-establishment failures (nothing was sent)
@@ -134,4 +166,19 @@ func (p *backendPool) Do(req *fasthttp.Request, resp *fasthttp.Response, timeout
 func isDialError(err error) bool {
 	var d *errDial
 	return errors.As(err, &d)
+}
+
+// mockUpstream is the terminal of a backend with a fixed answer: it takes
+// the place of the pool, so a mock passes the same response phase as any
+// upstream's answer.
+type mockUpstream struct{ m *policy.MockAnswer }
+
+func (u mockUpstream) Do(x *policy.Exchange) error {
+	r := x.Resp
+	r.SetStatusCode(u.m.Status)
+	for _, h := range u.m.Headers {
+		r.Header.SetBytesKV(h[0], h[1])
+	}
+	r.SetBodyRaw(u.m.Body)
+	return nil
 }

@@ -196,7 +196,19 @@ func cmdRun(args []string) int {
 	if *cfgPath != "" {
 		src = proxy.Source{Name: *cfgPath, Path: *cfgPath}
 	}
-	srv := proxy.New(proxy.Options{Logger: log})
+	// The stores outlive every snapshot, so [state] is read once here to
+	// build them; a reload that changes it warns that a restart is needed.
+	parsed, err := src.Parse()
+	if err != nil {
+		printErrors(os.Stderr, err)
+		return 1
+	}
+	limits, nonces, err := proxy.LocalStores(parsed.Config.State)
+	if err != nil {
+		log.Error("cannot build the state stores", "error", err)
+		return 1
+	}
+	srv := proxy.New(proxy.Options{Logger: log, Limits: limits, Nonces: nonces})
 	rl := proxy.NewReloader(srv, src)
 	snap, err := rl.Reload()
 	if err != nil {
