@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,25 @@ type gateway struct {
 // startGateway writes cfg ({{ORIGIN}} replaced by the origin's URL) and serves it.
 func startGateway(t testing.TB, cfg string) *gateway {
 	t.Helper()
+	return startGatewayWith(t, cfg, Options{})
+}
+
+// fakeClock is a Clock that moves only when told: tests of buckets and
+// quota windows then need no sleeping and no luck with the wall clock.
+type fakeClock struct{ now atomic.Int64 }
+
+func newFakeClock(at time.Time) *fakeClock {
+	c := &fakeClock{}
+	c.now.Store(at.UnixNano())
+	return c
+}
+
+func (c *fakeClock) Nanotime() int64         { return c.now.Load() }
+func (c *fakeClock) Advance(d time.Duration) { c.now.Add(int64(d)) }
+
+// startGatewayWith is startGateway with server options (a fake clock, stores).
+func startGatewayWith(t testing.TB, cfg string, opts Options) *gateway {
+	t.Helper()
 	o, err := origin.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +59,7 @@ func startGateway(t testing.TB, cfg string) *gateway {
 	g := &gateway{t: t, origin: o}
 	g.cfgPath = filepath.Join(t.TempDir(), "sluice.toml")
 	g.write(cfg)
-	g.srv = New(Options{})
+	g.srv = New(opts)
 	g.rl = NewReloader(g.srv, Source{Name: g.cfgPath, Path: g.cfgPath})
 	if _, err := g.rl.Reload(); err != nil {
 		t.Fatalf("config rejected: %v", err)

@@ -144,9 +144,11 @@ func refill(rate float64, d time.Duration) int { return int(math.Ceil(rate*d.Sec
 
 // TestTrafficBurstPerClientIP is acceptance point 1: 50/s with burst 50 per
 // client IP; a flood of 1 000 from one IP lets the burst through and answers
-// the rest 429, and a second later about one second's worth passes again.
+// the rest 429, and a second later one second's worth passes again. The
+// server runs on a fake clock, so the counts are exact.
 func TestTrafficBurstPerClientIP(t *testing.T) {
-	g := startGateway(t, trBackend+`
+	clock := newFakeClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	g := startGatewayWith(t, trBackend+`
 [[groups]]
 name = "g"
 [[groups.apis]]
@@ -155,24 +157,26 @@ path = "/burst"
 backend = "origin"
 [groups.apis.rate_limit]
 client_ip = { rate = 50, burst = 50 }
-`)
+`, Options{Clock: clock})
 	before := g.origin.Requests()
-	rs, elapsed := trPipeline(t, g.addr, trRepeat(1000, trGet("/burst")))
+	rs, _ := trPipeline(t, g.addr, trRepeat(1000, trGet("/burst")))
 	ok, throttled := trCount(t, rs)
-	t.Logf("flood: %d passed, %d throttled in %v", ok, throttled, elapsed)
-	if hi := 50 + refill(50, elapsed); ok < 49 || ok > hi {
-		t.Fatalf("%d of 1000 passed, want 50 (49..%d for %v of refill)", ok, hi, elapsed)
+	if ok != 50 || throttled != 950 {
+		t.Fatalf("%d of 1000 passed and %d throttled, want 50 and 950", ok, throttled)
 	}
 	if got := g.origin.Requests() - before; got != uint64(ok) {
 		t.Fatalf("origin saw %d requests, want exactly the %d that passed", got, ok)
 	}
 
-	time.Sleep(time.Second)
-	rs, elapsed = trPipeline(t, g.addr, trRepeat(200, trGet("/burst")))
-	ok, _ = trCount(t, rs)
-	t.Logf("a second later: %d passed in %v", ok, elapsed)
-	if hi := 50 + refill(50, elapsed); ok < 40 || ok > hi {
-		t.Fatalf("a second later %d passed, want about 50 (40..%d)", ok, hi)
+	clock.Advance(time.Second)
+	rs, _ = trPipeline(t, g.addr, trRepeat(200, trGet("/burst")))
+	if ok, _ = trCount(t, rs); ok != 50 {
+		t.Fatalf("a second later %d passed, want 50", ok)
+	}
+	clock.Advance(100 * time.Millisecond)
+	rs, _ = trPipeline(t, g.addr, trRepeat(20, trGet("/burst")))
+	if ok, _ = trCount(t, rs); ok != 5 {
+		t.Fatalf("100ms later %d passed, want 5", ok)
 	}
 }
 
@@ -589,7 +593,8 @@ backend = "origin"
 // TestTrafficQuotaPerMinute: a consumer's per-minute quota, counted in UTC
 // minutes; the denial says when the window ends.
 func TestTrafficQuotaPerMinute(t *testing.T) {
-	g := startGateway(t, trBackend+trConsumers("c1", "c2")+`
+	clock := newFakeClock(time.Date(2026, 1, 1, 12, 0, 10, 0, time.UTC))
+	g := startGatewayWith(t, trBackend+trConsumers("c1", "c2")+`
 [[groups]]
 name = "g"
 [[groups.apis]]
@@ -600,12 +605,7 @@ backend = "origin"
 modes = ["key"]
 [groups.apis.rate_limit]
 quota = { per_minute = 3 }
-`)
-	// Keep the whole test inside one UTC minute.
-	if s := time.Now().UTC().Second(); s >= 57 {
-		time.Sleep(time.Duration(61-s) * time.Second)
-	}
-	minute := time.Now().Unix() / 60
+`, Options{Clock: clock})
 	for _, c := range []string{"c1", "c2"} {
 		key := map[string]string{"X-Api-Key": trKey(c)}
 		for i := 0; i < 3; i++ {
@@ -614,16 +614,18 @@ quota = { per_minute = 3 }
 			}
 		}
 		st, h, body := g.do("GET", "/metered", key, nil)
-		if time.Now().Unix()/60 != minute {
-			t.Skip("the UTC minute changed during the test")
-		}
 		wantError(t, st, h, body, fasthttp.StatusTooManyRequests, CodeThrottled)
-		if ra, err := strconv.Atoi(string(h.Peek("Retry-After"))); err != nil || ra < 1 || ra > 60 {
-			t.Fatalf("Retry-After %q, want the seconds to the end of the minute (1..60)", h.Peek("Retry-After"))
+		if ra := string(h.Peek("Retry-After")); ra != "50" {
+			t.Fatalf("Retry-After %q, want the 50 s left in the minute", ra)
 		}
 		if !strings.Contains(string(body), "quota") {
 			t.Fatalf("denial %s does not name the quota", body)
 		}
+	}
+	// The next UTC minute opens a new window.
+	clock.Advance(50 * time.Second)
+	if st, _, body := g.do("GET", "/metered", map[string]string{"X-Api-Key": trKey("c1")}, nil); st != fasthttp.StatusOK {
+		t.Fatalf("new minute: %d %s", st, body)
 	}
 }
 
