@@ -71,6 +71,7 @@ name = "ok"
 path = "/ok/{id}"
 backend = "origin"
 backend_path = "/o?size=8"
+[groups.apis.websocket]
 
 [[groups.apis]]
 name = "limited"

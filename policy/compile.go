@@ -134,6 +134,9 @@ func (c *compiler) server() {
 	if s.MaxConcurrentRequests < 0 {
 		c.add("server.max_concurrent_requests", "must not be negative (0 means no limit)")
 	}
+	if s.MaxTunnels < 0 {
+		c.add("server.max_tunnels", "must not be negative")
+	}
 	for i, cidr := range s.TrustedProxies {
 		pfx, err := parsePrefix(cidr)
 		if err != nil {
@@ -159,6 +162,7 @@ func (c *compiler) server() {
 	out.MaxBodySize = int64(s.MaxBodySize)
 	out.StreamThreshold = int(s.StreamThreshold)
 	out.MaxConcurrentRequests = int64(s.MaxConcurrentRequests)
+	out.MaxTunnels = int64(s.MaxTunnels)
 	out.ShutdownTimeout = s.ShutdownTimeout.D()
 	out.WatchConfig = *s.WatchConfig
 	out.DemoOrigin = c.p.Config.DemoOrigin.Listen
@@ -474,6 +478,7 @@ func (c *compiler) api(key string, a *APIConfig, cg *Group, st StageID, vars map
 		}
 	}
 	api.Stats = newAPIStats(cg.Name, a.Name, st)
+	api.WebSocket = c.webSocket(key+".websocket", a.WebSocket, cg.Name, a.Name, st)
 	c.snap.APIs = append(c.snap.APIs, api)
 }
 

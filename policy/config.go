@@ -97,6 +97,9 @@ type ServerConfig struct {
 	// WatchConfig re-reads the config file when it changes on disk, checked
 	// every second (default true; applies on reload).
 	WatchConfig *bool `toml:"watch_config"`
+	// MaxTunnels caps open WebSocket tunnels across all APIs; a handshake over
+	// it gets 503 TooManyTunnels (default 10000).
+	MaxTunnels int `toml:"max_tunnels"`
 }
 
 // DemoOrigin is the [demo_origin] table.
@@ -158,6 +161,8 @@ type APIConfig struct {
 	Params *params.Config `toml:"params"`
 	// Transform rewrites request headers and query parameters, and response headers.
 	Transform *TransformConfig `toml:"transform"`
+	// WebSocket, when present, tunnels WebSocket upgrades (see websocket.go).
+	WebSocket *WebSocketConfig `toml:"websocket"`
 }
 
 // BackendConfig is one [[backends]] entry: a pool of HTTP targets, or a mock.

@@ -56,6 +56,7 @@ func applyDefaults(c *Config) {
 			setDur(&a.Timeout, DefaultAPITimeout)
 		}
 	}
+	applyWebSocketDefaults(c)
 	for bi := range c.Backends {
 		b := &c.Backends[bi]
 		if b.PoolSize == 0 {

@@ -86,6 +86,7 @@ type ServerSettings struct {
 	MaxBodySize           int64
 	StreamThreshold       int
 	MaxConcurrentRequests int64
+	MaxTunnels            int64
 	ShutdownTimeout       time.Duration
 	WatchConfig           bool
 	DemoOrigin            string
@@ -122,6 +123,8 @@ type API struct {
 	Throttle  *Throttle
 	Params    *params.Validator
 	Transform *Transform
+	// WebSocket is set when the API tunnels WebSocket upgrades.
+	WebSocket *WebSocket
 	// ReadsBody is set when a step reads the body (HMAC signatures, form or
 	// JSON parameters): the data plane then buffers it, bounded.
 	ReadsBody bool

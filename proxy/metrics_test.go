@@ -158,6 +158,12 @@ var metricFamilies = []struct {
 	{"sluice_nonce_store_refused_full_total", false, ""},
 	{"sluice_jwt_jwks_fetches_total", false, "result"},
 	{"sluice_jwt_jwks_early_refetches_total", false, ""},
+	{"sluice_tunnels_open_all", false, ""},
+	{"sluice_tunnels_open", false, "api,group,stage"},
+	{"sluice_tunnels_opened_total", false, "api,group,stage"},
+	{"sluice_tunnels_closed_total", false, "reason"},
+	{"sluice_tunnels_refused_total", false, ""},
+	{"sluice_tunnel_bytes_total", false, "direction"},
 	// Go runtime and process metrics (WritePrometheus(w, true)).
 	{"go_goroutines", false, ""},
 	{"go_memstats_alloc_bytes", false, ""},
@@ -195,6 +201,7 @@ name = "m-ok"
 path = "/ok/{id}"
 backend = "origin"
 backend_path = "/o?size=8"
+[groups.apis.websocket]
 
 [[groups.apis]]
 name = "m-limited"
@@ -377,7 +384,9 @@ func checkLabelValues(t *testing.T, fams map[string]*dto.MetricFamily) {
 		"result": {"ok": true, "error": true},
 		// Rejection reasons; auth failure reasons are error codes, checked
 		// below as identifiers.
-		"reason": {"framing": true, "parse": true, "overloaded": true, "body_too_large": true},
+		"reason": {"framing": true, "parse": true, "overloaded": true, "body_too_large": true,
+			"peer": true, "idle": true, "lifetime": true, "shutdown": true},
+		"direction": {"upstream": true, "downstream": true},
 	}
 	ourAPIs := map[string]bool{}
 	for _, a := range metricsAPIs {

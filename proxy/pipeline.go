@@ -43,6 +43,7 @@ type reqState struct {
 	clientClose     bool // the client asked to close; the answer says so
 	preflighted     bool // answered as a CORS preflight: headers are set
 	forwarded       bool // the answer came through the backend's chain
+	upgrade         bool // a WebSocket handshake (seen before hop-by-hop headers go)
 	errCode         string
 	authOutcome     string
 	throttleOutcome string
@@ -99,8 +100,9 @@ const (
 	// answered: ctx.Response holds the final answer (an error, a preflight,
 	// a cache hit, the upstream's answer); the response phase runs next.
 	answered
-	// hijacked: a tunnel took the client connection; no response is written,
-	// only accounting runs.
+	// hijacked: a tunnel takes the client connection once the handler
+	// returns; the response phase still decorates its 101, and the tunnel
+	// writes the access-log record when it closes.
 	hijacked
 )
 
@@ -152,12 +154,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	for i := 0; o == proceed && i < len(requestSteps); i++ {
 		o = requestSteps[i](s, ctx, st)
 	}
-	if o != hijacked {
-		s.respond(ctx, st)
-	}
+	s.respond(ctx, st)
 	s.inflight.Add(-1)
 	inflightAll.Add(-1)
-	s.account(ctx, st)
+	s.account(ctx, st, o != hijacked) // a tunnel logs its own record when it closes
 }
 
 // admit is step 0: what every request passes before it has an API. The
@@ -173,6 +173,7 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState, inflight int64) o
 		ctx.SetConnectionClose()
 		return answered
 	}
+	st.upgrade = isWebSocketUpgrade(&ctx.Request.Header)
 	st.clientClose = stripRequestHopByHop(&ctx.Request.Header)
 	s.requestID(ctx, st)
 	propagateTrace(&ctx.Request.Header, &st.traceID)
@@ -267,7 +268,7 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, st *reqState) {
 // account records the finished request: per-API counters and latency
 // histograms, then one access-log record. Every exit of the pipeline passes
 // here exactly once.
-func (s *Server) account(ctx *fasthttp.RequestCtx, st *reqState) {
+func (s *Server) account(ctx *fasthttp.RequestCtx, st *reqState, log bool) {
 	status := ctx.Response.StatusCode()
 	total := time.Duration(s.clock.Nanotime() - st.start)
 	if st.backend > total {
@@ -282,7 +283,7 @@ func (s *Server) account(ctx *fasthttp.RequestCtx, st *reqState) {
 	} else {
 		unmatchedRequests.Inc()
 	}
-	if s.accessLog != nil {
+	if log && s.accessLog != nil {
 		s.logRecord(ctx, st, status, total)
 	}
 }
@@ -336,19 +337,11 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, st *reqState, status int, code
 func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	req := &ctx.Request
 	api := st.api
+	if st.upgrade && api.WebSocket != nil {
+		return s.tunnel(ctx, st)
+	}
 	if api.Backend.Mock == nil {
-		st.ubuf = setForwarded(&req.Header, st.peer, st.host, st.ubuf[:0])
-		req.Header.Del("Expect")
-		if api.BackendPath != nil {
-			q := ctx.URI().QueryString()
-			if st.queryModified {
-				q = ctx.URI().QueryArgs().QueryString()
-			}
-			st.ubuf = api.BackendPath.AppendExpand(st.ubuf[:0], &st.params, st.path, q)
-			req.SetRequestURIBytes(st.ubuf)
-		} else {
-			req.SetRequestURIBytes(ctx.URI().RequestURI())
-		}
+		s.prepareUpstreamRequest(ctx, st)
 	}
 	x := &st.x
 	x.Req, x.Resp = req, &ctx.Response

@@ -62,6 +62,7 @@ type Server struct {
 	jwt       *jwtauth.Registry
 
 	stateReady bool // guarded by reloadMu
+	tunnels    tunnels
 
 	mu        sync.Mutex // guards publishing and the fields below
 	http      *fasthttp.Server
@@ -194,6 +195,7 @@ func (s *Server) httpServer() *fasthttp.Server {
 		StreamRequestBody:             true,
 		DisablePreParseMultipartForm:  true,
 		CloseOnShutdown:               true,
+		KeepHijackedConns:             true, // tunnels own their connections (tunnel.go)
 		TCPKeepalive:                  true,
 		Concurrency:                   1 << 20,
 		Logger:                        quietLogger{s.log},
@@ -264,6 +266,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if srv != nil {
 		err = srv.ShutdownWithContext(ctx)
 	}
+	// Tunnels run until the shutdown timeout, then get a 1001 close frame.
+	s.tunnels.shutdown(ctx.Done())
 	// After the listeners drained: every record of a finished request is in
 	// the ring; ship them and the sinks' queues.
 	if s.accessLog != nil {

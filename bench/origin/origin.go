@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fasthttp/websocket"
 	"github.com/valyala/fasthttp"
 )
 
@@ -101,6 +102,7 @@ func (s *Server) Close() error {
 var (
 	pathSink = []byte("/sink")
 	pathEcho = []byte("/echo")
+	pathWS   = []byte("/ws")
 	filler   = func() []byte {
 		b := make([]byte, 64<<10)
 		for i := range b {
@@ -131,6 +133,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		return
 	case string(path) == string(pathEcho):
 		echo(ctx)
+		return
+	case string(path) == string(pathWS) && websocket.FastHTTPIsWebSocketUpgrade(ctx):
+		s.websocketEcho(ctx)
 		return
 	}
 	status := fasthttp.StatusOK
@@ -210,4 +215,34 @@ func echo(ctx *fasthttp.RequestCtx) {
 	b, _ := json.Marshal(&e)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
+}
+
+// wsUpgrader accepts any origin: the stub stands behind the gateway, which
+// applies the API's CORS policy.
+var wsUpgrader = websocket.FastHTTPUpgrader{
+	ReadBufferSize:  4 << 10,
+	WriteBufferSize: 4 << 10,
+	CheckOrigin:     func(*fasthttp.RequestCtx) bool { return true },
+}
+
+// websocketEcho answers a WebSocket upgrade on /ws and echoes every text
+// and binary message back as it came, until the peer closes. Pings are
+// answered with pongs by the library.
+func (s *Server) websocketEcho(ctx *fasthttp.RequestCtx) {
+	err := wsUpgrader.Upgrade(ctx, func(c *websocket.Conn) {
+		defer c.Close()
+		c.SetReadLimit(64 << 20)
+		for {
+			kind, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if err := c.WriteMessage(kind, msg); err != nil {
+				return
+			}
+		}
+	})
+	if err != nil {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+	}
 }
