@@ -195,12 +195,19 @@ func (s *Server) tunnel(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 		req.Header.SetHostBytes(c.hosts[ti])
 	}
 	_ = up.SetDeadline(deadline)
-	bw := bufio.NewWriterSize(up, 4<<10)
+	// Pooled handshake buffers: an open tunnel keeps none of them.
+	hs := handshakeBufs.Get().(*handshakeBuf)
+	defer handshakeBufs.Put(hs)
+	hs.bw.Reset(up)
+	hs.br.Reset(up)
+	defer hs.bw.Reset(nil)
+	defer hs.br.Reset(nil)
+	bw, br := hs.bw, hs.br
 	if err = req.Write(bw); err == nil {
 		err = bw.Flush()
 	}
-	br := bufio.NewReaderSize(up, 4<<10)
-	var rh fasthttp.ResponseHeader
+	rh := &hs.rh
+	rh.Reset()
 	if err == nil {
 		err = rh.Read(br)
 	}
@@ -250,6 +257,17 @@ func (s *Server) tunnel(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	ctx.Hijack(func(net.Conn) { t.start(ctx) })
 	return hijacked
 }
+
+// handshakeBuf is what a WebSocket handshake needs only while it lasts.
+type handshakeBuf struct {
+	bw *bufio.Writer
+	br *bufio.Reader
+	rh fasthttp.ResponseHeader
+}
+
+var handshakeBufs = sync.Pool{New: func() any {
+	return &handshakeBuf{bw: bufio.NewWriterSize(nil, 4<<10), br: bufio.NewReaderSize(nil, 4<<10)}
+}}
 
 // prepareUpstreamRequest sets the forwarding headers and the upstream URI.
 // The client's hop-by-hop headers were removed in admit; these are set after
@@ -376,6 +394,9 @@ func (t *tunnel) copy(dst, src net.Conn, count *atomic.Int64, bytes *metrics.Cou
 			if ft != nil {
 				ft.feed(buf[:n])
 			}
+			// A peer that stops reading must not hold the tunnel forever:
+			// a write may take at most the idle timeout.
+			_ = dst.SetWriteDeadline(time.Now().Add(t.idle))
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}

@@ -26,6 +26,10 @@ import (
 var sluiceBin string
 
 func TestMain(m *testing.M) {
+	if addr := os.Getenv("SLUICE_TEST_ORIGIN"); addr != "" {
+		runOriginProcess(addr) // a test re-executed this binary as an origin
+		return
+	}
 	dir, err := os.MkdirTemp("", "sluice-cmd-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cannot make a temp dir:", err)
