@@ -377,7 +377,7 @@ func checkLabelValues(t *testing.T, fams map[string]*dto.MetricFamily) {
 		"result": {"ok": true, "error": true},
 		// Rejection reasons; auth failure reasons are error codes, checked
 		// below as identifiers.
-		"reason": {"framing": true, "parse": true, "overloaded": true, "body_too_large": true},
+		"reason": {"framing": true, "parse": true, "overloaded": true, "body_too_large": true, "http_version": true, "host": true, "loop": true},
 	}
 	ourAPIs := map[string]bool{}
 	for _, a := range metricsAPIs {

@@ -126,6 +126,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetConnectionClose()
 		return
 	}
+	if status, code, msg := checkRequest(ctx); status != 0 {
+		s.reject(ctx, st, status, code, msg)
+		ctx.SetConnectionClose()
+		return
+	}
 	if max := st.snap.Server.MaxConcurrentRequests; max > 0 && n > max {
 		rejectedOverload.Inc()
 		s.reject(ctx, st, fasthttp.StatusServiceUnavailable, CodeOverloaded, "too many concurrent requests")
@@ -281,6 +286,7 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) bool {
 	st.ubuf = setForwarded(&req.Header, st.peer, st.host, st.ubuf[:0])
 	clientClose := stripRequestHopByHop(&req.Header)
 	req.Header.Del("Expect")
+	st.ubuf = appendVia(&req.Header, st.ubuf[:0])
 
 	api := st.api
 	if api.BackendPath != nil {
