@@ -326,7 +326,7 @@ func TestDefect12BackendIsOwnListener508(t *testing.T) {
 	writeFile(t, cfgPath, `
 [[backends]]
 name = "self"
-targets = [{ url = "http://` + ln.Addr().String() + `" }]
+targets = [{ url = "http://`+ln.Addr().String()+`" }]
 [[groups]]
 name = "t"
 [[groups.apis]]
