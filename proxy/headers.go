@@ -27,42 +27,48 @@ var hopByHop = [...]string{
 	"Upgrade",
 }
 
-// connectionTokens calls del for every header named in a Connection value and
-// reports whether the value asked to close. The value is copied first: del
-// edits the header buffer the value points into.
-func connectionTokens(v []byte, del func(name []byte)) (closeAsked bool) {
-	var buf [256]byte
-	n := copy(buf[:], v)
-	rest := buf[:n]
-	for len(rest) > 0 {
-		i := indexByte(rest, ',')
-		tok := rest
-		if i >= 0 {
-			tok, rest = rest[:i], rest[i+1:]
-		} else {
-			rest = nil
+// connectionList copies every Connection field into dst as one
+// comma-separated list (RFC 9110 §5.3). The copy matters twice: deleting the
+// headers it names edits the header storage the field values live in, and
+// a second Connection field names hop-by-hop headers as much as the first.
+// dst is a caller's stack array; a list longer than it moves to the heap,
+// which only a hostile client causes, rather than leaving names unstripped.
+func connectionList(dst []byte, fields [][]byte) []byte {
+	for _, v := range fields {
+		if len(dst) > 0 {
+			dst = append(dst, ',')
 		}
-		tok = trimOWS(tok)
-		switch {
-		case len(tok) == 0:
-		case equalFoldASCII(tok, "close"):
-			closeAsked = true
-		case equalFoldASCII(tok, "keep-alive"):
-		default:
-			del(tok)
-		}
+		dst = append(dst, v...)
 	}
-	return closeAsked
+	return dst
+}
+
+// nextToken splits the first element off a comma-separated list and trims
+// it; an empty element comes back as an empty token.
+func nextToken(list []byte) (tok, rest []byte) {
+	if i := indexByte(list, ','); i >= 0 {
+		return trimOWS(list[:i]), list[i+1:]
+	}
+	return trimOWS(list), nil
 }
 
 // stripRequestHopByHop removes connection-scoped headers from a request about
 // to be forwarded and reports whether the client asked to close its
-// connection, which the response must then honour.
+// connection, which the response must then honour. The headers are deleted
+// by direct method calls, never through a func value: that would move the
+// copy buffer to the heap on every request that has a Connection header.
 func stripRequestHopByHop(h *fasthttp.RequestHeader) (clientClose bool) {
 	clientClose = h.ConnectionClose()
-	if v := h.Peek("Connection"); len(v) > 0 {
-		if connectionTokens(v, h.DelBytes) {
+	var buf [256]byte
+	for rest := connectionList(buf[:0], h.PeekAll(fasthttp.HeaderConnection)); len(rest) > 0; {
+		var tok []byte
+		tok, rest = nextToken(rest)
+		switch {
+		case len(tok) == 0, equalFoldASCII(tok, "keep-alive"):
+		case equalFoldASCII(tok, "close"):
 			clientClose = true
+		default:
+			h.DelBytes(tok)
 		}
 	}
 	for _, name := range hopByHop {
@@ -76,8 +82,13 @@ func stripRequestHopByHop(h *fasthttp.RequestHeader) (clientClose bool) {
 
 // stripResponseHopByHop does the same for the upstream's response.
 func stripResponseHopByHop(h *fasthttp.ResponseHeader) {
-	if v := h.Peek("Connection"); len(v) > 0 {
-		connectionTokens(v, h.DelBytes)
+	var buf [256]byte
+	for rest := connectionList(buf[:0], h.PeekAll(fasthttp.HeaderConnection)); len(rest) > 0; {
+		var tok []byte
+		tok, rest = nextToken(rest)
+		if len(tok) > 0 && !equalFoldASCII(tok, "keep-alive") && !equalFoldASCII(tok, "close") {
+			h.DelBytes(tok)
+		}
 	}
 	for _, name := range hopByHop {
 		if name == "Transfer-Encoding" {

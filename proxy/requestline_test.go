@@ -485,3 +485,25 @@ func TestParseErrorEchoesClientRequestID(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryConnectionFieldIsStripped: the headers named by a second
+// Connection field are hop-by-hop too, and long lists are honoured whole.
+func TestEveryConnectionFieldIsStripped(t *testing.T) {
+	o := startRecordingOrigin(t)
+	g := gatewayTo(t, o, requestLineConfig)
+	long := strings.Repeat("X-Pad-Name-That-Is-Long, ", 20) + "X-C"
+	out, _ := rawExchange(t, g.addr, "GET /x HTTP/1.1\r\nHost: a.test\r\nConnection: keep-alive, X-A\r\n"+
+		"Connection: X-B\r\nConnection: "+long+"\r\nX-A: 1\r\nX-B: 2\r\nX-C: 3\r\nX-Kept: 4\r\nConnection: close\r\n\r\n")
+	if !strings.HasPrefix(out, "HTTP/1.1 200") {
+		t.Fatalf("answer %q", out)
+	}
+	r := o.last(t)
+	for _, name := range []string{"X-A", "X-B", "X-C", "Connection"} {
+		if v := r.header(name); len(v) != 0 {
+			t.Errorf("%s reached the origin: %q", name, v)
+		}
+	}
+	if v := r.header("X-Kept"); len(v) != 1 {
+		t.Errorf("X-Kept lost: %q", v)
+	}
+}
