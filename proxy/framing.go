@@ -81,14 +81,7 @@ func checkFraming(raw []byte) string {
 	return ""
 }
 
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
+func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
 
 func trimOWS(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
@@ -153,11 +146,12 @@ func checkRequest(ctx *fasthttp.RequestCtx) (status int, code, msg string) {
 		return fasthttp.StatusHTTPVersionNotSupported, CodeHTTPVersionNotSupported,
 			"HTTP version not supported: only HTTP/1.0 and HTTP/1.1"
 	}
-	if reason := checkHost(h); reason != "" {
+	reason, loop := scanHostVia(h)
+	if reason != "" {
 		rejectedHost.Inc()
 		return fasthttp.StatusBadRequest, CodeMalformedRequest, reason
 	}
-	if viaLoops(h) {
+	if loop {
 		rejectedLoop.Inc()
 		return fasthttp.StatusLoopDetected, CodeLoopDetected,
 			"request loop: this gateway already forwarded this request (a backend points back at the gateway)"
@@ -165,50 +159,52 @@ func checkRequest(ctx *fasthttp.RequestCtx) (status int, code, msg string) {
 	return 0, "", ""
 }
 
-// checkHost returns why the request's Host (and an absolute-form target's
-// authority) is refused, or "".
-func checkHost(h *fasthttp.RequestHeader) string {
+// scanHostVia walks the header block once, as received, and returns why
+// its Host (or an absolute-form target's authority) is refused, or "", and
+// whether a Via field names this process. One pass over the raw block
+// instead of keyed lookups: fasthttp normalises the key of every Peek.
+func scanHostVia(h *fasthttp.RequestHeader) (reason string, loop bool) {
 	raw := h.RawHeaders()
 	hosts := 0
 	if len(raw) == 0 {
-		// A request built in code rather than parsed: only the field
-		// fasthttp holds can be checked.
+		// A request built in code rather than parsed: check the fields
+		// fasthttp holds.
 		if !validHost(h.Host()) {
-			return "invalid Host header"
+			return "invalid Host header", false
 		}
 		hosts = 1
+		loop = viaLoops(h)
 	}
 	for len(raw) > 0 {
-		end := indexByte(raw, '\n')
 		line := raw
-		if end >= 0 {
+		if end := bytes.IndexByte(raw, '\n'); end >= 0 {
 			line, raw = raw[:end], raw[end+1:]
 		} else {
 			raw = nil
 		}
-		colon := indexByte(line, ':')
-		if colon != 4 || !equalFoldASCII(line[:4], "host") {
-			continue
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
 		}
-		hosts++
-		if hosts > 1 {
-			return "more than one Host header"
-		}
-		v := line[colon+1:]
-		if n := len(v); n > 0 && v[n-1] == '\r' {
-			v = v[:n-1]
-		}
-		if !validHost(trimOWS(v)) {
-			return "invalid Host header: want a host name, IPv4 address or [IPv6] address, with an optional port"
+		switch {
+		case len(line) >= 5 && line[4] == ':' && equalFoldASCII(line[:4], "host"):
+			hosts++
+			if hosts > 1 {
+				return "more than one Host header", false
+			}
+			if !validHost(trimOWS(line[5:])) {
+				return "invalid Host header: want a host name, IPv4 address or [IPv6] address, with an optional port", false
+			}
+		case len(line) > 4 && line[3] == ':' && equalFoldASCII(line[:3], "via"):
+			loop = loop || viaNamesUs(line[4:])
 		}
 	}
 	if hosts == 0 && h.IsHTTP11() {
-		return "missing Host header"
+		return "missing Host header", false
 	}
 	if auth, ok := absoluteAuthority(h.RequestURI()); ok && !validHost(auth) {
-		return "invalid authority in the request target"
+		return "invalid authority in the request target", false
 	}
-	return ""
+	return "", loop
 }
 
 // absoluteAuthority returns the authority of an absolute-form request

@@ -197,24 +197,33 @@ func appendVia(h *fasthttp.RequestHeader, scratch []byte) []byte {
 
 // viaLoops reports whether a Via field of the request names this process:
 // the request already passed through here once, so forwarding it again
-// would loop. A received-by entry is compared as a whole token (it follows
-// a space and ends at a comma, blank or the end), so a longer id that
-// merely starts with ours does not match.
+// would loop.
 func viaLoops(h *fasthttp.RequestHeader) bool {
 	for _, v := range h.PeekAll(fasthttp.HeaderVia) {
-		for off := 0; off < len(v); {
-			k := bytes.Index(v[off:], viaMarker[:])
-			if k < 0 {
-				break
-			}
-			i, j := off+k, off+k+len(viaMarker)
-			off = i + 1
-			if i > 0 && v[i-1] != ' ' && v[i-1] != '\t' {
-				continue
-			}
-			if j == len(v) || v[j] == ',' || v[j] == ' ' || v[j] == '\t' {
-				return true
-			}
+		if viaNamesUs(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// viaNamesUs reports whether one Via field value lists this process's
+// marker as a received-by entry. The marker is compared as a whole token
+// (it follows a blank and ends at a comma, blank or the end), so a longer
+// id that merely starts with ours does not match.
+func viaNamesUs(v []byte) bool {
+	for off := 0; off < len(v); {
+		k := bytes.Index(v[off:], viaMarker[:])
+		if k < 0 {
+			return false
+		}
+		i, j := off+k, off+k+len(viaMarker)
+		off = i + 1
+		if i > 0 && v[i-1] != ' ' && v[i-1] != '\t' {
+			continue
+		}
+		if j == len(v) || v[j] == ',' || v[j] == ' ' || v[j] == '\t' {
+			return true
 		}
 	}
 	return false
