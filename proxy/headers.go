@@ -1,8 +1,12 @@
 package proxy
 
 import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"net/netip"
 
+	"github.com/sluicegw/sluice/policy/ipacl"
 	"github.com/valyala/fasthttp"
 )
 
@@ -23,46 +27,52 @@ var hopByHop = [...]string{
 	"Upgrade",
 }
 
-// connectionTokens calls del for every header named in a Connection value and
-// reports whether the value asked to close. The value is copied first: del
-// edits the header buffer the value points into.
-func connectionTokens(v []byte, del func(name []byte)) (closeAsked bool) {
-	var buf [256]byte
-	n := copy(buf[:], v)
-	rest := buf[:n]
-	for len(rest) > 0 {
-		i := indexByte(rest, ',')
-		tok := rest
-		if i >= 0 {
-			tok, rest = rest[:i], rest[i+1:]
-		} else {
-			rest = nil
+// connectionList copies every Connection field into dst as one
+// comma-separated list (RFC 9110 §5.3). The copy matters twice: deleting the
+// headers it names edits the header storage the field values live in, and
+// a second Connection field names hop-by-hop headers as much as the first.
+// dst is a caller's stack array; a list longer than it moves to the heap,
+// which only a hostile client causes, rather than leaving names unstripped.
+func connectionList(dst []byte, fields [][]byte) []byte {
+	for _, v := range fields {
+		if len(dst) > 0 {
+			dst = append(dst, ',')
 		}
-		tok = trimOWS(tok)
+		dst = append(dst, v...)
+	}
+	return dst
+}
+
+// nextToken splits the first element off a comma-separated list and trims
+// it; an empty element comes back as an empty token.
+func nextToken(list []byte) (tok, rest []byte) {
+	if i := indexByte(list, ','); i >= 0 {
+		return trimOWS(list[:i]), list[i+1:]
+	}
+	return trimOWS(list), nil
+}
+
+// stripRequestHopByHop removes connection-scoped headers from a request about
+// to be forwarded and reports whether the client asked to close its
+// connection, which the response must then honour. The headers are deleted
+// by direct method calls, never through a func value: that would move the
+// copy buffer to the heap on every request that has a Connection header.
+func stripRequestHopByHop(h *fasthttp.RequestHeader) (clientClose bool) {
+	clientClose = h.ConnectionClose()
+	var buf [256]byte
+	for rest := connectionList(buf[:0], h.PeekAll(fasthttp.HeaderConnection)); len(rest) > 0; {
+		var tok []byte
+		tok, rest = nextToken(rest)
 		switch {
-		case len(tok) == 0:
+		case len(tok) == 0, equalFoldASCII(tok, "keep-alive"):
 		case equalFoldASCII(tok, "close"):
-			closeAsked = true
-		case equalFoldASCII(tok, "keep-alive"):
+			clientClose = true
 		case equalFoldASCII(tok, "content-length"), equalFoldASCII(tok, "transfer-encoding"), equalFoldASCII(tok, "host"):
 			// Framing and routing are not the client's to remove: deleting
 			// Content-Length after the body was framed by it would send the
 			// upstream a request without its body, and the body as the next.
 		default:
-			del(tok)
-		}
-	}
-	return closeAsked
-}
-
-// stripRequestHopByHop removes connection-scoped headers from a request about
-// to be forwarded and reports whether the client asked to close its
-// connection, which the response must then honour.
-func stripRequestHopByHop(h *fasthttp.RequestHeader) (clientClose bool) {
-	clientClose = h.ConnectionClose()
-	if v := h.Peek("Connection"); len(v) > 0 {
-		if connectionTokens(v, h.DelBytes) {
-			clientClose = true
+			h.DelBytes(tok)
 		}
 	}
 	for _, name := range hopByHop {
@@ -76,8 +86,13 @@ func stripRequestHopByHop(h *fasthttp.RequestHeader) (clientClose bool) {
 
 // stripResponseHopByHop does the same for the upstream's response.
 func stripResponseHopByHop(h *fasthttp.ResponseHeader) {
-	if v := h.Peek("Connection"); len(v) > 0 {
-		connectionTokens(v, h.DelBytes)
+	var buf [256]byte
+	for rest := connectionList(buf[:0], h.PeekAll(fasthttp.HeaderConnection)); len(rest) > 0; {
+		var tok []byte
+		tok, rest = nextToken(rest)
+		if len(tok) > 0 && !equalFoldASCII(tok, "keep-alive") && !equalFoldASCII(tok, "close") {
+			h.DelBytes(tok)
+		}
 	}
 	for _, name := range hopByHop {
 		if name == "Transfer-Encoding" {
@@ -105,54 +120,113 @@ func setForwarded(h *fasthttp.RequestHeader, peer netip.Addr, host []byte, scrat
 	if len(b) > 0 {
 		b = append(b, ", "...)
 	}
-	b = peer.Unmap().AppendTo(b)
+	b = peer.Unmap().WithZone("").AppendTo(b)
+	h.Del("X-Forwarded-For") // every field: a Set alone would leave the second one in place
 	h.SetBytesV("X-Forwarded-For", b)
+	h.Del("X-Forwarded-Proto")
 	h.Set("X-Forwarded-Proto", "http")
+	h.Del("X-Forwarded-Host")
 	if len(host) > 0 {
 		h.SetBytesV("X-Forwarded-Host", host)
 	}
 	return b
 }
 
-// clientIP is the socket peer, or, when the peer is a trusted proxy, the
-// right-most X-Forwarded-For hop that is not itself trusted. A malformed hop
-// stops the walk: everything left of it is unverifiable.
+// clientIP is the address the request's policies see as the client: the
+// socket peer, or, when the peer is a trusted proxy, the right-most
+// X-Forwarded-For hop that is not itself trusted. The walk is
+// ipacl.ClientIP, the gateway's one resolver (fuzzed there): it never
+// returns a zoned address, so no client-written zone text reaches
+// templates, upstream headers or logs (issue 10, defect 15).
 func clientIP(peer netip.Addr, h *fasthttp.RequestHeader, trusted []netip.Prefix) netip.Addr {
-	peer = peer.Unmap()
-	if len(trusted) == 0 || !inPrefixes(peer, trusted) {
-		return peer
+	if len(trusted) == 0 {
+		return peer.Unmap().WithZone("") // skip the header lookup: nothing is trusted
 	}
-	all := h.PeekAll("X-Forwarded-For")
-	ip := peer
-	for vi := len(all) - 1; vi >= 0; vi-- {
-		v := all[vi]
-		end := len(v)
-		for end > 0 {
-			start := end - 1
-			for start >= 0 && v[start] != ',' {
-				start--
-			}
-			hop := trimOWS(v[start+1 : end])
-			end = start
-			if len(hop) == 0 {
-				continue
-			}
-			a, err := netip.ParseAddr(b2s(hop))
-			if err != nil {
-				return ip
-			}
-			ip = a.Unmap()
-			if !inPrefixes(ip, trusted) {
-				return ip
-			}
-		}
-	}
-	return ip
+	return ipacl.ClientIP(peer, h.PeekAll("X-Forwarded-For"), ipacl.Prefixes(trusted))
 }
 
-func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {
-	for _, p := range ps {
-		if p.Contains(a) {
+// viaMarker names this process in Via (RFC 9110 §7.6.3): "sluice-" and 16
+// random hex digits, fresh per process, so two gateways chained on purpose
+// each see the other's marker and not their own, while a request that comes
+// back to the process that already forwarded it (a backend pointing at the
+// gateway's own listener) carries its own marker and is answered 508 instead
+// of looping until the upstream pool runs dry (issue 10, defect 12).
+var viaMarker [len("sluice-") + 16]byte
+
+func init() {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("BUG: crypto/rand failed: " + err.Error())
+	}
+	copy(viaMarker[:], "sluice-")
+	hex.Encode(viaMarker[len("sluice-"):], b[:])
+}
+
+// appendVia prepares the request line and Via of a request about to be
+// forwarded: the client's Via fields are kept, in order, as one list, this
+// hop is appended as "<version> sluice-<id>" where version is what the
+// client spoke ("1.0" or "1.1"; checkRequest refused the rest), and the
+// upstream request becomes HTTP/1.1 whatever the client sent, because the
+// upstream client speaks only HTTP/1.1 (issue 10, defect 9). It must run
+// after the client's hop-by-hop headers are removed, or "Connection: Via"
+// would strip the marker. scratch is reused and returned; no allocations.
+func appendVia(h *fasthttp.RequestHeader, scratch []byte) []byte {
+	b := scratch[:0]
+	for _, v := range h.PeekAll(fasthttp.HeaderVia) {
+		v = trimOWS(v)
+		if len(v) == 0 {
+			continue
+		}
+		if len(b) > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, v...)
+	}
+	if len(b) > 0 {
+		b = append(b, ", "...)
+	}
+	if h.IsHTTP11() {
+		b = append(b, "1.1 "...)
+	} else {
+		b = append(b, "1.0 "...)
+	}
+	b = append(b, viaMarker[:]...)
+	h.Del(fasthttp.HeaderVia) // every field: a Set alone would leave the second one in place
+	h.SetBytesV(fasthttp.HeaderVia, b)
+	if !h.IsHTTP11() {
+		h.SetProtocol("HTTP/1.1")
+	}
+	return b
+}
+
+// viaLoops reports whether a Via field of the request names this process:
+// the request already passed through here once, so forwarding it again
+// would loop.
+func viaLoops(h *fasthttp.RequestHeader) bool {
+	for _, v := range h.PeekAll(fasthttp.HeaderVia) {
+		if viaNamesUs(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// viaNamesUs reports whether one Via field value lists this process's
+// marker as a received-by entry. The marker is compared as a whole token
+// (it follows a blank and ends at a comma, blank or the end), so a longer
+// id that merely starts with ours does not match.
+func viaNamesUs(v []byte) bool {
+	for off := 0; off < len(v); {
+		k := bytes.Index(v[off:], viaMarker[:])
+		if k < 0 {
+			return false
+		}
+		i, j := off+k, off+k+len(viaMarker)
+		off = i + 1
+		if i > 0 && v[i-1] != ' ' && v[i-1] != '\t' {
+			continue
+		}
+		if j == len(v) || v[j] == ',' || v[j] == ' ' || v[j] == '\t' {
 			return true
 		}
 	}

@@ -385,6 +385,7 @@ func checkLabelValues(t *testing.T, fams map[string]*dto.MetricFamily) {
 		// Rejection reasons; auth failure reasons are error codes, checked
 		// below as identifiers.
 		"reason": {"framing": true, "parse": true, "overloaded": true, "body_too_large": true,
+			"http_version": true, "host": true, "loop": true,
 			"peer": true, "idle": true, "lifetime": true, "shutdown": true},
 		"direction": {"upstream": true, "downstream": true},
 	}

@@ -173,6 +173,12 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState, inflight int64) o
 		ctx.SetConnectionClose()
 		return answered
 	}
+	if status, code, msg := checkRequest(ctx); status != 0 {
+		s.requestID(ctx, st)
+		s.reject(ctx, st, status, code, msg)
+		ctx.SetConnectionClose()
+		return answered
+	}
 	st.upgrade = isWebSocketUpgrade(&ctx.Request.Header)
 	st.clientClose = stripRequestHopByHop(&ctx.Request.Header)
 	s.requestID(ctx, st)

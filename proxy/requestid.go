@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"sync/atomic"
+
+	"github.com/valyala/fasthttp"
 )
 
 const maxRequestIDLen = 64
@@ -53,4 +55,16 @@ func appendRequestID(dst []byte) []byte {
 		dst = append(dst, hexLower[(n>>uint(shift))&15])
 	}
 	return dst
+}
+
+// appendRequestIDFor appends the id an answer to h carries: the client's
+// X-Request-Id when it is a valid token (validRequestID), a new one
+// otherwise. For answers given outside the pipeline (fasthttp's parse
+// errors, a refused Expect: 100-continue), which must echo the client's id
+// like every other answer.
+func appendRequestIDFor(dst []byte, h *fasthttp.RequestHeader) []byte {
+	if id := h.Peek(headerRequestID); validRequestID(id) {
+		return append(dst, id...)
+	}
+	return appendRequestID(dst)
 }

@@ -277,6 +277,7 @@ func (s *Server) prepareUpstreamRequest(ctx *fasthttp.RequestCtx, st *reqState) 
 	api := st.api
 	st.ubuf = setForwarded(&req.Header, st.peer, st.host, st.ubuf[:0])
 	req.Header.Del("Expect")
+	st.ubuf = appendVia(&req.Header, st.ubuf[:0])
 	if api.BackendPath != nil {
 		q := ctx.URI().QueryString()
 		if st.queryModified {

@@ -50,12 +50,21 @@ func containsColon(s string) bool {
 
 func BenchmarkClientIP(b *testing.B) {
 	trusted, _ := NewSet("trusted_proxies", []string{"10.0.0.0/8", "172.16.0.0/12"})
-	xff := []byte("203.0.113.1, 198.51.100.2, 172.16.4.4, 10.1.1.1")
+	xff := [][]byte{[]byte("203.0.113.1, 198.51.100.2, 172.16.4.4, 10.1.1.1")}
 	peer := netip.MustParseAddr("10.0.0.1")
-	b.ReportAllocs()
-	for b.Loop() {
-		_ = ClientIP(peer, xff, trusted)
-	}
+	plain := Prefixes{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12")}
+	b.Run("Set", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = ClientIP(peer, xff, trusted)
+		}
+	})
+	b.Run("Prefixes", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = ClientIP(peer, xff, plain)
+		}
+	})
 }
 
 func BenchmarkParseAddr(b *testing.B) {

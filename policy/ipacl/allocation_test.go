@@ -32,11 +32,13 @@ func TestAllocsParseAndClientIP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	xff := []byte("203.0.113.1, 2001:db8::7, 10.1.1.1, 10.2.2.2")
+	xff := [][]byte{[]byte("203.0.113.1, 2001:db8::7"), []byte("10.1.1.1, 10.2.2.2")}
+	plain := Prefixes{netip.MustParsePrefix("10.0.0.0/8")}
 	peer := netip.MustParseAddr("10.0.0.1")
 	v6 := []byte("2001:db8:0:0:1:2:3.4.5.6")
 	var sink netip.Addr
 	if n := testing.AllocsPerRun(1000, func() {
+		sink = ClientIP(peer, xff, plain)
 		sink = ClientIP(peer, xff, trusted)
 		a, _ := ParseAddr(v6)
 		if a.IsValid() {

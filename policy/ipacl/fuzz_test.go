@@ -25,20 +25,22 @@ func FuzzParseAddr(f *testing.F) {
 	})
 }
 
-// naiveClientIP is the documented XFF walk written with strings and netip.
-func naiveClientIP(peer netip.Addr, xff string, trusted []netip.Prefix) netip.Addr {
+// naiveClientIP is the documented XFF walk written with strings and netip:
+// the fields are joined into one list, empty elements are skipped, and the
+// first malformed or zoned hop stops the walk.
+func naiveClientIP(peer netip.Addr, fields []string, trusted []netip.Prefix) netip.Addr {
 	in := func(a netip.Addr) bool { return naiveIn(trusted, a) }
 	peer = peer.Unmap().WithZone("")
 	if !in(peer) {
 		return peer
 	}
 	last := peer
-	if xff == "" {
-		return last
-	}
-	hops := strings.Split(xff, ",")
+	hops := strings.Split(strings.Join(fields, ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
 		h := strings.Trim(hops[i], " \t")
+		if h == "" {
+			continue
+		}
 		a, err := netip.ParseAddr(h)
 		if err != nil || a.Zone() != "" {
 			return last
@@ -52,12 +54,20 @@ func naiveClientIP(peer netip.Addr, xff string, trusted []netip.Prefix) netip.Ad
 	return last
 }
 
+// FuzzClientIP checks ClientIP against the naive walk, over a compiled Set
+// and over a Prefixes list, with the fuzzed value split at '\n' into
+// several X-Forwarded-For fields. Whatever the input, the answer is never
+// zoned and never IPv4-mapped (issue 10, defect 15).
 func FuzzClientIP(f *testing.F) {
 	f.Add("10.0.0.1", "1.1.1.1, 198.51.100.7, 10.2.2.2")
 	f.Add("10.0.0.1", "")
 	f.Add("::ffff:10.0.0.1", "2001:db8::1,\t::ffff:10.0.0.9 ,")
 	f.Add("203.0.113.1", "10.0.0.1")
 	f.Add("10.0.0.1", "garbage, 10.1.1.1")
+	f.Add("10.0.0.1", "1.1.1.1\n10.1.1.1,\n\n 10.2.2.2")
+	f.Add("10.0.0.1", "2001:db8::1%\"><script>")
+	f.Add("10.0.0.1", "6.6.6.6, 2001:db8::1%eth0, 10.3.3.3")
+	f.Add("fe80::1%eth0", "fe80::2%eth0")
 	trustedList := []string{"10.0.0.0/8", "2001:db8:ffff::/48", "::ffff:192.0.2.0/120"}
 	trusted, err := NewSet("trusted_proxies", trustedList)
 	if err != nil {
@@ -67,15 +77,31 @@ func FuzzClientIP(f *testing.F) {
 	for _, s := range trustedList {
 		naive = append(naive, naivePrefix(s))
 	}
+	var plain Prefixes
+	for _, s := range trustedList {
+		plain = append(plain, netip.MustParsePrefix(s))
+	}
 	f.Fuzz(func(t *testing.T, peerS, xff string) {
 		peer, err := netip.ParseAddr(peerS)
 		if err != nil {
 			return
 		}
-		got := ClientIP(peer, []byte(xff), trusted)
-		want := naiveClientIP(peer, xff, naive)
-		if got != want {
-			t.Fatalf("ClientIP(%s, %q) = %s, oracle %s", peer, xff, got, want)
+		fields := strings.Split(xff, "\n")
+		raw := make([][]byte, len(fields))
+		for i, s := range fields {
+			raw[i] = []byte(s)
+		}
+		want := naiveClientIP(peer, fields, naive)
+		for name, got := range map[string]netip.Addr{
+			"Set":      ClientIP(peer, raw, trusted),
+			"Prefixes": ClientIP(peer, raw, plain),
+		} {
+			if got != want {
+				t.Fatalf("ClientIP over %s (%s, %q) = %s, oracle %s", name, peer, xff, got, want)
+			}
+			if got.Zone() != "" || got.Is4In6() {
+				t.Fatalf("ClientIP over %s (%s, %q) = %s: zoned or mapped", name, peer, xff, got)
+			}
 		}
 	})
 }
