@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -57,10 +56,7 @@ func Compile(p *Parsed, opt Options) (*Snapshot, error) {
 	backends := c.backends()
 	c.groups(backends)
 	if len(c.errs) > 0 {
-		sort.SliceStable(c.errs, func(i, j int) bool {
-			a, b := c.errs[i], c.errs[j]
-			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
-		})
+		sortErrors(c.errs)
 		c.snap.Close()
 		return nil, c.errs
 	}
@@ -93,7 +89,12 @@ type compiler struct {
 	shared map[string]any
 }
 
-func (c *compiler) add(key, msg string) { c.errs = append(c.errs, c.p.errAt(key, msg)) }
+func (c *compiler) add(key, msg string) {
+	if c.p.reported(key) {
+		return
+	}
+	c.errs = append(c.errs, c.p.errAt(key, msg))
+}
 
 // addOnce reports a per-stage error only for the first stage that hits it:
 // the same mistake compiled three times is one mistake.
