@@ -158,7 +158,7 @@ func (w *schemaWalker) value(t reflect.Type, path string, v *unstable.Node) (str
 			}
 			return "", nil
 		case unstable.Integer, unstable.Float:
-			return "a duration needs a unit, e.g. " + strconv.Quote(string(v.Data)+"s"), nil
+			return "a duration needs a unit, e.g. " + quote(string(v.Data)+"s"), nil
 		}
 		return `want a duration string with a unit, e.g. "30s", not ` + kindName(v.Kind), nil
 	case t == sizeType:
