@@ -169,6 +169,17 @@ func (c *compiler) auth(key string, cfg *AuthConfig, extraClaims []string) *Auth
 	return a
 }
 
+// Start puts the snapshot into service: it starts what runs in the
+// background for it (refreshing remote JWT key sets). Compile starts
+// nothing and does no network I/O, so sluice check and a rejected reload
+// open no socket; the data plane calls Start when it publishes the
+// snapshot. Idempotent, and safe to call from several goroutines.
+func (s *Snapshot) Start() {
+	for _, v := range s.jwtVerifiers {
+		v.Start()
+	}
+}
+
 // Close releases what the snapshot holds outside itself (JWT key-set
 // references). Call it on the old snapshot after a new one is published.
 func (s *Snapshot) Close() {
