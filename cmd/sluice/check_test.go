@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/policy"
+	"github.com/sluicegw/sluice/proxy"
 )
 
 // threeMistakes has three independent semantic mistakes; the comments give
@@ -430,5 +434,84 @@ func TestDefect13HugeValues(t *testing.T) {
 	_, lines := checkErrors(t, long)
 	if len(lines) != 1 || len(lines[0]) > 400 || !strings.Contains(lines[0], "… (8388608 bytes)") {
 		t.Fatalf("error lines %d, first %d bytes: %.400q", len(lines), len(lines[0]), lines[0])
+	}
+}
+
+// TestCheckOpensNoSocket: compiling a config does no network I/O. A
+// jwks_url used to start a fetch goroutine even in sluice check; fetchers
+// now start only when a snapshot is put into service (Publish), and a
+// served snapshot does fetch.
+func TestCheckOpensNoSocket(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- struct{}{}
+			_ = c.Close()
+		}
+	}()
+	path := writeTemp(t, "jwt.toml", `[server]
+listen = ["127.0.0.1:18080"]
+
+[[backends]]
+name = "canned"
+[backends.mock]
+body = "{}"
+
+[[groups]]
+name = "g"
+[groups.auth]
+modes = ["jwt"]
+[groups.auth.jwt]
+jwks_url = "http://`+ln.Addr().String()+`/jwks"
+
+[[groups.apis]]
+name = "a"
+path = "/a"
+backend = "canned"
+`)
+	// The real check code path, in this process, so a stray fetch
+	// goroutine would still be alive to connect after it returns.
+	var stdout, stderr bytes.Buffer
+	if code := cmdCheck([]string{path}, &stdout, &stderr); code != 0 {
+		t.Fatalf("check: exit %d\n%s", code, stderr.String())
+	}
+	if _, _, code := runSluice(t, "check", path); code != 0 {
+		t.Fatalf("sluice check: exit %d", code)
+	}
+	select {
+	case <-accepted:
+		t.Fatal("sluice check connected to the jwks_url")
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	p, err := policy.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := proxy.New(proxy.Options{})
+	snap, err := srv.Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-accepted:
+		t.Fatal("compiling for the server connected before the snapshot was published")
+	case <-time.After(100 * time.Millisecond):
+	}
+	srv.Publish(snap)
+	defer snap.Close()
+	select {
+	case <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a published snapshot did not fetch its jwks_url")
 	}
 }
