@@ -520,6 +520,10 @@ func (c *compiler) api(key string, a *APIConfig, cg *Group, st StageID, vars map
 		ID: xxhash.Sum64String(cg.Name + "/" + a.Name), ACLs: pol.acls, CORS: pol.cors, Auth: pol.auth,
 		Throttle: pol.throttle, Params: pol.params,
 		ReadsBody: pol.auth != nil && pol.auth.HMAC != nil || a.Params != nil && paramsReadBody(a.Params)}
+	api.LimitID = api.ID
+	if pol.throttle != nil && !pol.throttle.ShareStages {
+		api.LimitID = xxhash.Sum64String(cg.Name + "/" + a.Name + "/" + st.String())
+	}
 	api.Transform = c.transform(key+".transform", a.Transform, &templateEnv{params: params, vars: vars, auth: pol.auth})
 	if a.BackendPath != "" {
 		bp, missing := substituteVars(a.BackendPath, vars)

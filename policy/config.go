@@ -286,6 +286,10 @@ type RateLimitConfig struct {
 	// Headers adds RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset
 	// to responses (default true).
 	Headers *bool `toml:"headers"`
+	// ShareStages makes the RELEASE, PRE and TEST stages of an API spend the
+	// same buckets and quotas (default false: each stage has its own, so
+	// TEST traffic never spends a client's RELEASE burst).
+	ShareStages bool `toml:"share_stages"`
 }
 
 // RateConfig is a token bucket: Rate tokens per second, at most Burst saved.
