@@ -45,7 +45,7 @@ func (s *Server) throttle(ctx *fasthttp.RequestCtx, st *reqState) bool {
 	var reqs [ratelimit.MaxRequests]ratelimit.Request
 	var scopes [ratelimit.MaxRequests]byte
 	n := 0
-	api := st.api.LimitID // per stage unless rate_limit.share_stages
+	api := st.api.LimitID   // per stage unless rate_limit.share_stages
 	consumerID := uint64(0) // anonymous callers share one consumer bucket
 	if len(st.consumerName) > 0 {
 		consumerID = xxhash.Sum64(st.consumerName)
