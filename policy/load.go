@@ -62,16 +62,32 @@ func (p *Parsed) reported(key string) bool {
 
 // ReadFile reads and parses a configuration file of at most MaxFileSize bytes.
 func ReadFile(path string) (*Parsed, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, Errors{{File: path, Msg: err.Error()}}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	data, err := ReadBounded(path)
 	if err != nil {
 		return nil, Errors{{File: path, Msg: err.Error()}}
 	}
 	return Parse(path, data)
+}
+
+// errTooLarge is the error for a file over MaxFileSize.
+var errTooLarge = errors.New("config file is larger than 16MiB")
+
+// ReadBounded reads a config file, refusing one over MaxFileSize without
+// reading more than one byte past the bound. Reloads read through it too.
+func ReadBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, errTooLarge
+	}
+	return data, nil
 }
 
 // Parse decodes data strictly. Syntax errors are returned at once, naming
@@ -81,7 +97,7 @@ func ReadFile(path string) (*Parsed, error) {
 // then fills defaults.
 func Parse(file string, data []byte) (*Parsed, error) {
 	if len(data) > MaxFileSize {
-		return nil, Errors{{File: file, Msg: "config file is larger than 16MiB"}}
+		return nil, Errors{{File: file, Msg: errTooLarge.Error()}}
 	}
 	sum := sha256.Sum256(data)
 	p := &Parsed{File: file, Hash: hex.EncodeToString(sum[:])}

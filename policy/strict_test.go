@@ -2,6 +2,8 @@ package policy
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -152,4 +154,23 @@ func FuzzParse(f *testing.F) {
 			s.Close()
 		}
 	})
+}
+
+// TestDefect13ReadBounded: a file over MaxFileSize is refused after reading
+// one byte past the bound, by check (ReadFile) and by reloads (ReadBounded).
+func TestDefect13ReadBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.toml")
+	if err := os.WriteFile(path, make([]byte, MaxFileSize+10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadBounded(path); err != errTooLarge {
+		t.Fatalf("ReadBounded: %v, want %v", err, errTooLarge)
+	}
+	_, err := ReadFile(path)
+	if err == nil || err.Error() != path+": config file is larger than 16MiB" {
+		t.Fatalf("ReadFile: %v", err)
+	}
+	if _, err := Parse("x.toml", make([]byte, MaxFileSize+1)); err == nil {
+		t.Fatal("Parse accepted a file over the bound")
+	}
 }
