@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
@@ -40,7 +41,7 @@ type Parsed struct {
 
 // errAt builds an Error for key, placed where the key was written.
 func (p *Parsed) errAt(key, msg string) *Error {
-	e := &Error{File: p.File, Key: key, Msg: msg}
+	e := &Error{File: p.File, Key: key, Msg: capMsg(msg)}
 	if at, ok := p.pos.pos(key); ok {
 		e.Line, e.Col = at.Line, at.Column
 	}
@@ -182,7 +183,23 @@ func decodeErrors(file string, err error) error {
 	if errors.As(err, &de) {
 		line, col := de.Position()
 		msg := strings.TrimPrefix(de.Error(), "toml: ")
-		return Errors{{File: file, Line: line, Col: col, Key: strings.Join(de.Key(), "."), Msg: msg}}
+		return Errors{{File: file, Line: line, Col: col, Key: strings.Join(de.Key(), "."), Msg: capMsg(msg)}}
 	}
-	return Errors{{File: file, Msg: err.Error()}}
+	return Errors{{File: file, Msg: capMsg(err.Error())}}
+}
+
+// maxMsg bounds one error message. Messages quote values through quote,
+// which cuts them; this is the net under messages built elsewhere (the
+// policy sub-packages) that quote a value whole (defect 13).
+const maxMsg = 512
+
+func capMsg(msg string) string {
+	if len(msg) <= maxMsg {
+		return msg
+	}
+	cut := maxMsg
+	for cut > maxMsg-4 && msg[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return msg[:cut] + "… (message of " + strconv.Itoa(len(msg)) + " bytes cut)"
 }

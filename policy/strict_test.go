@@ -174,3 +174,25 @@ func TestDefect13ReadBounded(t *testing.T) {
 		t.Fatal("Parse accepted a file over the bound")
 	}
 }
+
+// TestDefect13LongValuesCutInErrors: a long value is quoted cut short in
+// every error, including those built by the policy sub-packages.
+func TestDefect13LongValuesCutInErrors(t *testing.T) {
+	long := strings.Repeat("z", 1<<20)
+	got := errorsOf(t, `[server]
+listen = ["`+long+`"]
+trusted_proxies = ["`+long+`"]
+[[groups]]
+name = "g"
+[groups.ip_access]
+allow = ["`+long+`"]
+`)
+	if len(got) < 2 {
+		t.Fatalf("got %d errors, want one per long value: %.300q", len(got), got)
+	}
+	for _, e := range got {
+		if len(e) > 700 {
+			t.Errorf("error line of %d bytes: %.200q", len(e), e)
+		}
+	}
+}
