@@ -84,11 +84,11 @@ func (c *compiler) auth(key string, cfg *AuthConfig, extraClaims []string) *Auth
 	for i, m := range modes {
 		mode, ok := modeNames[m]
 		if !ok {
-			c.add(key+".modes["+strconv.Itoa(i)+"]", "unknown auth mode "+strconv.Quote(m)+": want anonymous, key, hmac or jwt")
+			c.add(key+".modes["+strconv.Itoa(i)+"]", "unknown auth mode "+quote(m)+": want anonymous, key, hmac or jwt")
 			continue
 		}
 		if seen[mode] {
-			c.add(key+".modes["+strconv.Itoa(i)+"]", "auth mode "+strconv.Quote(m)+" listed twice")
+			c.add(key+".modes["+strconv.Itoa(i)+"]", "auth mode "+quote(m)+" listed twice")
 			continue
 		}
 		if mode == ModeAnonymous && i != len(modes)-1 {
@@ -99,7 +99,7 @@ func (c *compiler) auth(key string, cfg *AuthConfig, extraClaims []string) *Auth
 	}
 	for i, n := range cfg.AllowedConsumers {
 		if _, ok := c.snap.consumers[n]; !ok && !seen[ModeJWT] {
-			c.add(key+".allowed_consumers["+strconv.Itoa(i)+"]", "unknown consumer "+strconv.Quote(n))
+			c.add(key+".allowed_consumers["+strconv.Itoa(i)+"]", "unknown consumer "+quote(n))
 		}
 	}
 	a.AllowedConsumers = cfg.AllowedConsumers
@@ -114,6 +114,9 @@ func (c *compiler) auth(key string, cfg *AuthConfig, extraClaims []string) *Auth
 		if err != nil {
 			c.add(key+".hmac", err.Error())
 		}
+		if w := cfg.HMAC.Window; w != 0 {
+			c.durationIn(key+".hmac.window", w, time.Second, 0)
+		}
 		if cfg.HMAC.Window.D() > 24*time.Hour {
 			c.add(key+".hmac.window", "window over 24h makes replay protection meaningless")
 		}
@@ -125,6 +128,18 @@ func (c *compiler) auth(key string, cfg *AuthConfig, extraClaims []string) *Auth
 			return a
 		}
 		jc := *cfg.JWT
+		// Zero means the default; anything set must be usable (defect 5).
+		for _, d := range []struct {
+			name string
+			v    Duration
+			min  time.Duration
+		}{{"refresh_interval", jc.RefreshInterval, 10 * time.Second},
+			{"min_refetch_interval", jc.MinRefetchInterval, 100 * time.Millisecond},
+			{"fetch_timeout", jc.FetchTimeout, 100 * time.Millisecond}} {
+			if d.v != 0 {
+				c.durationIn(key+".jwt."+d.name, d.v, d.min, 0)
+			}
+		}
 		claim := cfg.JWTConsumerClaim
 		if claim == "" {
 			claim = "sub"
@@ -152,6 +167,17 @@ func (c *compiler) auth(key string, cfg *AuthConfig, extraClaims []string) *Auth
 		c.add(key+".modes", "auth mode \"hmac\" but no consumer has apps")
 	}
 	return a
+}
+
+// Start puts the snapshot into service: it starts what runs in the
+// background for it (refreshing remote JWT key sets). Compile starts
+// nothing and does no network I/O, so sluice check and a rejected reload
+// open no socket; the data plane calls Start when it publishes the
+// snapshot. Idempotent, and safe to call from several goroutines.
+func (s *Snapshot) Start() {
+	for _, v := range s.jwtVerifiers {
+		v.Start()
+	}
 }
 
 // Close releases what the snapshot holds outside itself (JWT key-set

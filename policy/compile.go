@@ -11,12 +11,12 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sluicegw/sluice/policy/radix"
+	"github.com/sluicegw/sluice/policy/units"
 )
 
 // Options are the data plane's hooks into compilation.
@@ -57,10 +57,7 @@ func Compile(p *Parsed, opt Options) (*Snapshot, error) {
 	backends := c.backends()
 	c.groups(backends)
 	if len(c.errs) > 0 {
-		sort.SliceStable(c.errs, func(i, j int) bool {
-			a, b := c.errs[i], c.errs[j]
-			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
-		})
+		sortErrors(c.errs)
 		c.snap.Close()
 		return nil, c.errs
 	}
@@ -90,7 +87,12 @@ type compiler struct {
 	shared map[string]any
 }
 
-func (c *compiler) add(key, msg string) { c.errs = append(c.errs, c.p.errAt(key, msg)) }
+func (c *compiler) add(key, msg string) {
+	if c.p.reported(key) {
+		return
+	}
+	c.errs = append(c.errs, c.p.errAt(key, msg))
+}
 
 // addOnce reports a per-stage error only for the first stage that hits it:
 // the same mistake compiled three times is one mistake.
@@ -109,13 +111,19 @@ func (c *compiler) server() {
 	s := &c.p.Config.Server
 	out := &c.snap.Server
 	for i, addr := range s.Listen {
-		if _, err := netip.ParseAddrPort(addr); err != nil && !validHostPort(addr) {
-			c.add("server.listen["+strconv.Itoa(i)+"]", "invalid address "+strconv.Quote(addr)+": want host:port, e.g. \"127.0.0.1:8080\"")
+		if msg := listenAddrError(addr); msg != "" {
+			c.add("server.listen["+strconv.Itoa(i)+"]", msg)
 		}
 	}
-	if !validHostPort(s.AdminListen) {
-		c.add("server.admin_listen", "invalid address "+strconv.Quote(s.AdminListen)+": want host:port")
+	if msg := listenAddrError(s.AdminListen); msg != "" {
+		c.add("server.admin_listen", msg)
 	}
+	// Minimums catch a value written in the wrong unit ("100ns") and
+	// limits no client could meet (issue 10, defect 5).
+	c.durationIn("server.read_timeout", s.ReadTimeout, MinServerTimeout, 0)
+	c.durationIn("server.write_timeout", s.WriteTimeout, MinServerTimeout, 0)
+	c.durationIn("server.idle_timeout", s.IdleTimeout, MinServerTimeout, 0)
+	c.durationIn("server.shutdown_timeout", s.ShutdownTimeout, MinServerTimeout, 0)
 	if s.AdminToken != "" {
 		tok, err := ResolveSecret(s.AdminToken)
 		if err != nil {
@@ -150,7 +158,7 @@ func (c *compiler) server() {
 			c.add("access_log", err.Error())
 		}
 	}
-	if d := c.p.Config.DemoOrigin.Listen; d != "" && (!validHostPort(d) || !isLoopbackAddr(d)) {
+	if d := c.p.Config.DemoOrigin.Listen; d != "" && (listenAddrError(d) != "" || !isLoopbackAddr(d)) {
 		c.add("demo_origin.listen", "must be a loopback host:port, e.g. \"127.0.0.1:8081\"")
 	}
 	out.Listen = s.Listen
@@ -168,17 +176,48 @@ func (c *compiler) server() {
 	out.DemoOrigin = c.p.Config.DemoOrigin.Listen
 }
 
-func validHostPort(a string) bool {
+func validHostPort(a string) bool { return listenAddrError(a) == "" }
+
+// listenAddrError checks an address to listen on: an IP literal (or
+// "localhost", or nothing for every interface) and a port 1..65535.
+// A name that only looks like an IP ("256.0.0.1") is not one (defect 12).
+func listenAddrError(a string) string {
 	h, p, err := net.SplitHostPort(a)
-	if err != nil || p == "" {
+	if err != nil {
+		return "invalid address " + quote(a) + ": want IP:port, e.g. \"127.0.0.1:8080\" or \"[::1]:8080\""
+	}
+	if h != "" && h != "localhost" {
+		if _, err := netip.ParseAddr(h); err != nil {
+			return "invalid address " + quote(a) + ": " + quote(h) + " is not an IP address (want IP:port, e.g. \"0.0.0.0:8080\")"
+		}
+	}
+	if !validPort(p) {
+		return "invalid address " + quote(a) + ": port must be 1..65535"
+	}
+	return ""
+}
+
+// validPort is a decimal port 1..65535.
+func validPort(p string) bool {
+	if p == "" || len(p) > 5 {
 		return false
 	}
 	n, err := strconv.Atoi(p)
-	if err != nil || n < 0 || n > 65535 {
-		return false
-	}
-	return h != "" || true
+	return err == nil && n >= 1 && n <= 65535 && p[0] != '+' && p[0] != '-'
 }
+
+// durationIn reports d outside lo..hi; hi 0 means no maximum.
+func (c *compiler) durationIn(key string, d Duration, lo, hi time.Duration) {
+	switch {
+	case d.D() < lo:
+		c.add(key, d.D().String()+" is below the minimum "+lo.String())
+	case hi > 0 && d.D() > hi:
+		c.add(key, d.D().String()+" is over the maximum "+hi.String())
+	}
+}
+
+// quote quotes a value for an error, cut short when it is long (defect 13).
+func quote(s string) string { return units.Quote(s) }
 
 func isLoopbackAddr(a string) bool {
 	h, _, _ := net.SplitHostPort(a)
@@ -208,7 +247,7 @@ type simpleErr string
 
 func (e simpleErr) Error() string { return string(e) }
 
-func errInvalid(what, v string) error { return simpleErr("invalid " + what + " " + strconv.Quote(v)) }
+func errInvalid(what, v string) error { return simpleErr("invalid " + what + " " + quote(v)) }
 
 func (c *compiler) backends() map[string]*Backend {
 	byName := map[string]*Backend{}
@@ -216,11 +255,11 @@ func (c *compiler) backends() map[string]*Backend {
 		b := &c.p.Config.Backends[i]
 		key := "backends[" + strconv.Itoa(i) + "]"
 		if !nameRE.MatchString(b.Name) {
-			c.add(key+".name", "name "+strconv.Quote(b.Name)+" must be 1-64 characters of letters, digits, '.', '_' or '-'")
+			c.add(key+".name", "name "+quote(b.Name)+" must be 1-64 characters of letters, digits, '.', '_' or '-'")
 			continue
 		}
 		if _, dup := byName[b.Name]; dup {
-			c.add(key+".name", "duplicate backend name "+strconv.Quote(b.Name))
+			c.add(key+".name", "duplicate backend name "+quote(b.Name))
 			continue
 		}
 		cb := &Backend{Name: b.Name, PoolSize: b.PoolSize, IdleTimeout: b.IdleTimeout.D(),
@@ -230,8 +269,10 @@ func (c *compiler) backends() map[string]*Backend {
 		case "client":
 			cb.ClientHost = true
 		default:
-			c.add(key+".host_header", "must be \"target\" or \"client\", not "+strconv.Quote(b.HostHeader))
+			c.add(key+".host_header", "must be \"target\" or \"client\", not "+quote(b.HostHeader))
 		}
+		c.durationIn(key+".idle_timeout", b.IdleTimeout, MinServerTimeout, 0)
+		c.durationIn(key+".connect_timeout", b.ConnectTimeout, MinAPITimeout, MaxConnectTimeout)
 		if b.PoolSize < 1 || b.PoolSize > 1<<20 {
 			c.add(key+".pool_size", "must be between 1 and 1048576")
 		}
@@ -239,7 +280,7 @@ func (c *compiler) backends() map[string]*Backend {
 		case b.Mock != nil && len(b.Targets) > 0:
 			c.add(key+".mock", "a backend has either targets or a mock, not both")
 		case b.Mock == nil && len(b.Targets) == 0:
-			c.add(key, "backend "+strconv.Quote(b.Name)+" needs targets or a mock")
+			c.add(key, "backend "+quote(b.Name)+" needs targets or a mock")
 		case b.Mock != nil:
 			cb.Mock = c.mock(key+".mock", b.Mock)
 		}
@@ -266,22 +307,44 @@ func (c *compiler) backends() map[string]*Backend {
 func parseTarget(raw string) (TargetSpec, string) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return TargetSpec{}, "invalid target URL " + strconv.Quote(raw) + ": want http://host:port"
+		return TargetSpec{}, "invalid target URL " + quote(raw) + ": want http://host:port"
 	}
 	if u.Scheme == "https" {
-		return TargetSpec{}, "https targets are not supported yet (no TLS to upstreams): " + strconv.Quote(raw)
+		return TargetSpec{}, "https targets are not supported yet (no TLS to upstreams): " + quote(raw)
 	}
 	if u.Scheme != "http" {
-		return TargetSpec{}, "target URL " + strconv.Quote(raw) + " must start with http://"
+		return TargetSpec{}, "target URL " + quote(raw) + " must start with http://"
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil || u.Fragment != "" {
-		return TargetSpec{}, "target URL " + strconv.Quote(raw) + " must be only scheme, host and port (put paths in backend_path)"
+		return TargetSpec{}, "target URL " + quote(raw) + " must be only scheme, host and port (put paths in backend_path)"
+	}
+	if port := u.Port(); port != "" && !validPort(port) || strings.HasSuffix(u.Host, ":") {
+		return TargetSpec{}, "target URL " + quote(raw) + ": port must be 1..65535"
+	}
+	if h := u.Hostname(); looksNumeric(h) {
+		if _, err := netip.ParseAddr(h); err != nil {
+			return TargetSpec{}, "target URL " + quote(raw) + ": " + quote(h) + " is not an IP address"
+		}
 	}
 	addr := u.Host
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "80")
 	}
 	return TargetSpec{URL: raw, Addr: addr, Host: u.Host}, ""
+}
+
+// looksNumeric reports a host of only digits and dots: meant as an IPv4
+// address, never a resolvable name.
+func looksNumeric(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		if (h[i] < '0' || h[i] > '9') && h[i] != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *compiler) mock(key string, m *MockConfig) *MockAnswer {
@@ -312,9 +375,9 @@ func (c *compiler) groups(backends map[string]*Backend) {
 		g := &c.p.Config.Groups[gi]
 		key := "groups[" + strconv.Itoa(gi) + "]"
 		if !nameRE.MatchString(g.Name) {
-			c.add(key+".name", "name "+strconv.Quote(g.Name)+" must be 1-64 characters of letters, digits, '.', '_' or '-'")
+			c.add(key+".name", "name "+quote(g.Name)+" must be 1-64 characters of letters, digits, '.', '_' or '-'")
 		} else if seen[g.Name] {
-			c.add(key+".name", "duplicate group name "+strconv.Quote(g.Name))
+			c.add(key+".name", "duplicate group name "+quote(g.Name))
 		}
 		seen[g.Name] = true
 		cg := &Group{Name: g.Name, Hosts: g.Hosts}
@@ -326,7 +389,7 @@ func (c *compiler) groups(backends map[string]*Backend) {
 		for name, st := range g.Stages {
 			id, ok := ParseStage([]byte(name))
 			if !ok || name == "" {
-				c.add(key+".stages."+name, "unknown stage "+strconv.Quote(name)+": want RELEASE, PRE or TEST")
+				c.add(key+".stages."+name, "unknown stage "+quote(name)+": want RELEASE, PRE or TEST")
 				continue
 			}
 			stageVars[id] = st.Variables
@@ -342,8 +405,8 @@ func (c *compiler) groups(backends map[string]*Backend) {
 func (c *compiler) hosts(key string, g *GroupConfig, cg *Group) {
 	if len(g.Hosts) == 0 {
 		if c.snap.defaultGroup != nil {
-			c.add(key+".hosts", "group "+strconv.Quote(g.Name)+" has no hosts, but group "+
-				strconv.Quote(c.snap.defaultGroup.Name)+" is already the default group")
+			c.add(key+".hosts", "group "+quote(g.Name)+" has no hosts, but group "+
+				quote(c.snap.defaultGroup.Name)+" is already the default group")
 			return
 		}
 		c.snap.defaultGroup = cg
@@ -357,11 +420,11 @@ func (c *compiler) hosts(key string, g *GroupConfig, cg *Group) {
 			table, name = c.snap.wildcards, lh[1:]
 		}
 		if !validHostName(strings.TrimPrefix(lh, "*.")) {
-			c.add(hk, "invalid host "+strconv.Quote(h)+": want a name like api.example.com or *.example.com")
+			c.add(hk, "invalid host "+quote(h)+": want a name like api.example.com or *.example.com")
 			continue
 		}
 		if other, dup := table[name]; dup {
-			c.add(hk, "host "+strconv.Quote(h)+" already belongs to group "+strconv.Quote(other.Name))
+			c.add(hk, "host "+quote(h)+" already belongs to group "+quote(other.Name))
 			continue
 		}
 		table[name] = cg
@@ -395,13 +458,13 @@ func (c *compiler) apis(gkey string, g *GroupConfig, cg *Group, stageVars [numSt
 		key := gkey + ".apis[" + strconv.Itoa(ai) + "]"
 		nerr := len(c.errs)
 		if !nameRE.MatchString(a.Name) {
-			c.add(key+".name", "name "+strconv.Quote(a.Name)+" must be 1-64 characters of letters, digits, '.', '_' or '-'")
+			c.add(key+".name", "name "+quote(a.Name)+" must be 1-64 characters of letters, digits, '.', '_' or '-'")
 		} else if names[a.Name] {
-			c.add(key+".name", "duplicate API name "+strconv.Quote(a.Name)+" in group "+strconv.Quote(g.Name))
+			c.add(key+".name", "duplicate API name "+quote(a.Name)+" in group "+quote(g.Name))
 		}
 		names[a.Name] = true
 		if !strings.HasPrefix(a.Path, "/") {
-			c.add(key+".path", "path "+strconv.Quote(a.Path)+" must start with '/'")
+			c.add(key+".path", "path "+quote(a.Path)+" must start with '/'")
 		}
 		params, catchAll, err := templateParams(a.Path)
 		if err != nil {
@@ -409,7 +472,7 @@ func (c *compiler) apis(gkey string, g *GroupConfig, cg *Group, stageVars [numSt
 		}
 		for mi, m := range a.Methods {
 			if m != "*" && !methodRE.MatchString(m) {
-				c.add(key+".methods["+strconv.Itoa(mi)+"]", "invalid method "+strconv.Quote(m)+": want an upper-case token like GET, or \"*\"")
+				c.add(key+".methods["+strconv.Itoa(mi)+"]", "invalid method "+quote(m)+": want an upper-case token like GET, or \"*\"")
 			}
 		}
 		if a.Backend == "" {
@@ -419,7 +482,7 @@ func (c *compiler) apis(gkey string, g *GroupConfig, cg *Group, stageVars [numSt
 		for si, s := range a.Stages {
 			id, ok := ParseStage([]byte(s))
 			if !ok || s == "" {
-				c.add(key+".stages["+strconv.Itoa(si)+"]", "unknown stage "+strconv.Quote(s)+": want RELEASE, PRE or TEST")
+				c.add(key+".stages["+strconv.Itoa(si)+"]", "unknown stage "+quote(s)+": want RELEASE, PRE or TEST")
 				continue
 			}
 			stages = append(stages, id)
@@ -431,6 +494,7 @@ func (c *compiler) apis(gkey string, g *GroupConfig, cg *Group, stageVars [numSt
 		if a.Timeout.D() > MaxAPITimeout {
 			c.add(key+".timeout", "timeout "+a.Timeout.D().String()+" is over the 30s maximum")
 		}
+		c.durationIn(key+".timeout", a.Timeout, MinAPITimeout, 0)
 		if blocked {
 			continue
 		}
@@ -450,13 +514,17 @@ func (c *compiler) api(key string, a *APIConfig, cg *Group, st StageID, vars map
 	}
 	b, ok := backends[bname]
 	if !ok {
-		c.addOnce(key+".backend", "unknown backend "+strconv.Quote(bname))
+		c.addOnce(key+".backend", "unknown backend "+quote(bname))
 		return
 	}
 	api := &API{Group: cg, Name: a.Name, Stage: st, Path: a.Path, Methods: a.Methods, Backend: b, Timeout: a.Timeout.D(),
 		ID: xxhash.Sum64String(cg.Name + "/" + a.Name), ACLs: pol.acls, CORS: pol.cors, Auth: pol.auth,
 		Throttle: pol.throttle, Params: pol.params,
 		ReadsBody: pol.auth != nil && pol.auth.HMAC != nil || a.Params != nil && paramsReadBody(a.Params)}
+	api.LimitID = api.ID
+	if pol.throttle != nil && !pol.throttle.ShareStages {
+		api.LimitID = xxhash.Sum64String(cg.Name + "/" + a.Name + "/" + st.String())
+	}
 	api.Transform = c.transform(key+".transform", a.Transform, &templateEnv{params: params, vars: vars, auth: pol.auth})
 	if a.BackendPath != "" {
 		bp, missing := substituteVars(a.BackendPath, vars)
@@ -466,7 +534,7 @@ func (c *compiler) api(key string, a *APIConfig, cg *Group, st StageID, vars map
 		}
 		tpl, err := compileBackendPath(bp, params, catchAll)
 		if err != nil {
-			c.addOnce(key+".backend_path", "backend_path "+strconv.Quote(a.BackendPath)+": "+err.Error())
+			c.addOnce(key+".backend_path", "backend_path "+quote(a.BackendPath)+": "+err.Error())
 			return
 		}
 		api.BackendPath = tpl
@@ -485,7 +553,7 @@ func (c *compiler) api(key string, a *APIConfig, cg *Group, st StageID, vars map
 func quoteList(names []string) string {
 	q := make([]string, len(names))
 	for i, n := range names {
-		q[i] = strconv.Quote(n)
+		q[i] = quote(n)
 	}
 	return strings.Join(q, ", ")
 }
@@ -527,7 +595,7 @@ func (c *compiler) apiPolicies(gkey, key string, g *GroupConfig, a *APIConfig, p
 	if p.throttle != nil {
 		for i, o := range p.throttle.Overrides {
 			if _, ok := c.snap.consumers[o.Consumer]; !ok {
-				c.addOnce(key+".rate_limit.overrides["+strconv.Itoa(i)+"].consumer", "unknown consumer "+strconv.Quote(o.Consumer))
+				c.addOnce(key+".rate_limit.overrides["+strconv.Itoa(i)+"].consumer", "unknown consumer "+quote(o.Consumer))
 			}
 		}
 	}

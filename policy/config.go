@@ -4,8 +4,8 @@ import (
 	"github.com/sluicegw/sluice/policy/cors"
 	"github.com/sluicegw/sluice/policy/ipacl"
 	"github.com/sluicegw/sluice/policy/jwtauth"
+	"github.com/sluicegw/sluice/policy/logconf"
 	"github.com/sluicegw/sluice/policy/params"
-	"github.com/sluicegw/sluice/proxy/accesslog"
 )
 
 // Config is the whole TOML file as written by the operator. It is decoded
@@ -31,7 +31,7 @@ type Config struct {
 	// AccessLog, when present, writes one record per request through a
 	// lock-free ring to batched sinks; absent means no access log. Changes
 	// need a restart (SIGUSR1 reopens files).
-	AccessLog *accesslog.Config `toml:"access_log"`
+	AccessLog *logconf.Config `toml:"access_log"`
 }
 
 // StateConfig is the [state] table.
@@ -291,6 +291,10 @@ type RateLimitConfig struct {
 	// Headers adds RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset
 	// to responses (default true).
 	Headers *bool `toml:"headers"`
+	// ShareStages makes the RELEASE, PRE and TEST stages of an API spend the
+	// same buckets and quotas (default false: each stage has its own, so
+	// TEST traffic never spends a client's RELEASE burst).
+	ShareStages bool `toml:"share_stages"`
 }
 
 // RateConfig is a token bucket: Rate tokens per second, at most Burst saved.

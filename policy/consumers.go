@@ -51,11 +51,11 @@ func (c *compiler) consumers() {
 		cc := &c.p.Config.Consumers[i]
 		key := "consumers[" + strconv.Itoa(i) + "]"
 		if !nameRE.MatchString(cc.Name) {
-			c.add(key+".name", "name "+strconv.Quote(cc.Name)+" must be 1-64 characters of letters, digits, '.', '_' or '-'")
+			c.add(key+".name", "name "+quote(cc.Name)+" must be 1-64 characters of letters, digits, '.', '_' or '-'")
 			continue
 		}
 		if _, dup := c.snap.consumers[cc.Name]; dup {
-			c.add(key+".name", "duplicate consumer name "+strconv.Quote(cc.Name))
+			c.add(key+".name", "duplicate consumer name "+quote(cc.Name))
 			continue
 		}
 		cons := &Consumer{Name: cc.Name, Key: xxhash.Sum64String(cc.Name)}
@@ -99,7 +99,7 @@ func (c *compiler) consumers() {
 				continue
 			}
 			if _, dup := c.snap.appKeys[app.AppKey]; dup {
-				c.add(ak+".app_key", "app_key "+strconv.Quote(app.AppKey)+" is used twice")
+				c.add(ak+".app_key", "app_key "+quote(app.AppKey)+" is used twice")
 				continue
 			}
 			cred := &casign.Credential{Consumer: cc.Name, Owner: cons}

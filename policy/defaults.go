@@ -15,11 +15,19 @@ const (
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultAPITimeout      = 9 * time.Second
 	MaxAPITimeout          = 30 * time.Second
-	DefaultPoolSize        = 512
-	DefaultUpstreamIdle    = 60 * time.Second
-	DefaultConnectTimeout  = 3 * time.Second
-	DefaultMockStatus      = 200
-	MaxTargetWeight        = 1000
+	// MinServerTimeout is the least read, write, idle and shutdown timeout
+	// of [server] and idle_timeout of a backend: below it no real client
+	// finishes, and a value that small was meant in another unit.
+	MinServerTimeout = 100 * time.Millisecond
+	// MinAPITimeout is the least API timeout and backend connect_timeout.
+	MinAPITimeout = 10 * time.Millisecond
+	// MaxConnectTimeout bounds a backend's connect_timeout.
+	MaxConnectTimeout     = time.Minute
+	DefaultPoolSize       = 512
+	DefaultUpstreamIdle   = 60 * time.Second
+	DefaultConnectTimeout = 3 * time.Second
+	DefaultMockStatus     = 200
+	MaxTargetWeight       = 1000
 )
 
 // applyDefaults fills every zero value that has a default. Validation runs

@@ -26,7 +26,7 @@ func (e *Error) Error() string {
 	}
 	b.WriteString(": ")
 	if e.Key != "" {
-		b.WriteString(e.Key)
+		b.WriteString(capKey(e.Key))
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
@@ -43,4 +43,14 @@ func (es Errors) Error() string {
 		parts[i] = e.Error()
 	}
 	return strings.Join(parts, "\n")
+}
+
+// capKey cuts a key path that is absurdly long (a misspelt key is echoed
+// in its error): an error line stays short whatever the file holds.
+func capKey(k string) string {
+	const maxKey = 256
+	if len(k) <= maxKey {
+		return k
+	}
+	return k[:maxKey] + "… (" + strconv.Itoa(len(k)) + " bytes)"
 }

@@ -114,9 +114,14 @@ type API struct {
 	BackendPath *PathTemplate // nil forwards the request path as matched
 	Timeout     time.Duration
 	Stats       *APIStats
-	// ID is xxhash of "group/api": the API's rate-limit identity, the same
-	// in every stage and across reloads.
-	ID        uint64
+	// ID is xxhash of "group/api": the API's identity, the same in every
+	// stage and across reloads.
+	ID uint64
+	// LimitID keys the API's rate-limit buckets: xxhash of
+	// "group/api/STAGE", so each stage has its own buckets (issue 10,
+	// defect 14), or ID when rate_limit.share_stages is set. Stable across
+	// reloads, so a reload never refills a bucket.
+	LimitID   uint64
 	ACLs      []*ipacl.ACL // group's, then the API's
 	CORS      *cors.Policy
 	Auth      *Auth // nil: anonymous

@@ -28,12 +28,12 @@ func templateParams(tpl string) ([]string, []bool, error) {
 			}
 		}
 		if depth != 0 {
-			return nil, nil, errors.New("unbalanced '{' in path template " + strconv.Quote(tpl))
+			return nil, nil, errors.New("unbalanced '{' in path template " + quote(tpl))
 		}
 		inner := tpl[i+1 : j-1]
 		name, rx, hasRx := strings.Cut(inner, ":")
 		if name == "" {
-			return nil, nil, errors.New("empty parameter name in path template " + strconv.Quote(tpl))
+			return nil, nil, errors.New("empty parameter name in path template " + quote(tpl))
 		}
 		names = append(names, name)
 		catchAll = append(catchAll, hasRx && rx == "*")

@@ -72,13 +72,13 @@ func TestSubstituteVars(t *testing.T) {
 }
 
 func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"10MiB": 10 << 20, "512KiB": 512 << 10, "1GB": 1e9, "4096": 4096, "0": 0, "3 B": 3, "2TiB": 2 << 40} {
+	for in, want := range map[string]int64{"10MiB": 10 << 20, "512KiB": 512 << 10, "1GB": 1e9, "4096": 4096, "0": 0, "3 B": 3, "1TiB": 1 << 40, "10 MiB": 10 << 20} {
 		got, err := ParseSize(in)
 		if err != nil || int64(got) != want {
 			t.Errorf("%q: %d %v", in, got, err)
 		}
 	}
-	for _, bad := range []string{"", "MiB", "1.5MiB", "-1", "10 parsecs", "99999999999TiB"} {
+	for _, bad := range []string{"", "MiB", "1.5MiB", "-1", "10 parsecs", "99999999999TiB", "2TiB", "10  MiB", " 1", "1mib"} {
 		if _, err := ParseSize(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

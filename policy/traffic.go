@@ -19,6 +19,8 @@ type Throttle struct {
 	Quotas    []*ratelimit.Limit // per consumer: minute, hour, day as configured
 	Overrides []Override
 	Headers   bool
+	// ShareStages keys the buckets by API alone instead of API and stage.
+	ShareStages bool
 }
 
 // Override is one consumer's own consumer limit.
@@ -79,7 +81,7 @@ func (c *compiler) throttle(key string, cfg *RateLimitConfig) *Throttle {
 	if cfg == nil {
 		return nil
 	}
-	t := &Throttle{Headers: cfg.Headers == nil || *cfg.Headers}
+	t := &Throttle{Headers: cfg.Headers == nil || *cfg.Headers, ShareStages: cfg.ShareStages}
 	t.API = c.rate(key+".api", cfg.API)
 	t.Consumer = c.rate(key+".consumer", cfg.Consumer)
 	t.ClientIP = c.rate(key+".client_ip", cfg.ClientIP)

@@ -82,7 +82,7 @@ func compileTemplate(s string, env *templateEnv) (Template, error) {
 		}
 		j := strings.IndexByte(s[i:], '}')
 		if j < 0 {
-			return nil, errors.New("unbalanced '{' in " + strconv.Quote(s))
+			return nil, errors.New("unbalanced '{' in " + quote(s))
 		}
 		src := s[i+1 : i+j]
 		s = s[i+j+1:]
@@ -159,7 +159,7 @@ func (c *compiler) ops(key string, h HeaderOps, env *templateEnv, isHeader bool)
 	var o Ops
 	valid := func(k, n string) bool {
 		if isHeader && !headerNameRE.MatchString(n) || !isHeader && (n == "" || strings.ContainsAny(n, "&=#? ")) {
-			c.addOnce(k, "invalid name "+strconv.Quote(n))
+			c.addOnce(k, "invalid name "+quote(n))
 			return false
 		}
 		return true

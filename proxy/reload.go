@@ -36,7 +36,7 @@ func (src Source) read() ([]byte, error) {
 	if src.Path == "" {
 		return src.Embedded, nil
 	}
-	return os.ReadFile(src.Path)
+	return policy.ReadBounded(src.Path) // at most policy.MaxFileSize (defect 13)
 }
 
 // Reloader rebuilds the snapshot from its source on demand (SIGHUP, POST

@@ -145,6 +145,7 @@ func (s *Server) Publish(snap *policy.Snapshot) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	snap.Version = s.version.Add(1)
+	snap.Start() // fetchers start only for a snapshot in service, never at Compile
 	old := s.current.Swap(snap)
 	s.ups.end()
 	if old != nil {

@@ -33,8 +33,8 @@ var throttledMessages = func() (m [len(scopeNames)]string) {
 	return m
 }()
 
-// limitKey is xxhash(api id, scope, identity): stable across reloads and
-// stages, so a reload never refills a bucket.
+// limitKey is xxhash(api limit id, scope, identity): stable across reloads,
+// so a reload never refills a bucket; the limit id is per stage by default.
 func limitKey(api uint64, scope byte, id uint64) uint64 {
 	var b [17]byte
 	binary.LittleEndian.PutUint64(b[:8], api)
@@ -56,7 +56,7 @@ func (s *Server) throttle(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	reqs := &st.limitReqs
 	var scopes [ratelimit.MaxRequests]byte
 	n := 0
-	api := st.api.ID
+	api := st.api.LimitID   // per stage unless rate_limit.share_stages
 	consumerID := uint64(0) // anonymous callers share one consumer bucket
 	if len(st.consumerName) > 0 {
 		consumerID = xxhash.Sum64(st.consumerName)

@@ -3,11 +3,20 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/sluicegw/sluice/policy"
+	"github.com/sluicegw/sluice/proxy"
 )
 
 // threeMistakes has three independent semantic mistakes; the comments give
@@ -279,5 +288,230 @@ func TestRunRejectsInvalidConfig(t *testing.T) {
 	_, stderr, code := runSluice(t, "run", "-config", path)
 	if code != 1 || !strings.Contains(stderr, path+":16:3: ") {
 		t.Fatalf("exit %d stderr %q: want 1 and the positioned errors", code, stderr)
+	}
+}
+
+// checkErrors runs sluice check on content and returns its error lines,
+// failing unless it exits 1.
+func checkErrors(t *testing.T, content string) (string, []string) {
+	t.Helper()
+	path := writeTemp(t, "c.toml", content)
+	stdout, stderr, code := runSluice(t, "check", path)
+	if code != 1 || stdout != "" {
+		t.Fatalf("exit %d stdout %q stderr %q: want 1 and errors", code, stdout, stderr)
+	}
+	return path, strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+}
+
+// TestDefect5BareNumbersAreNotDurations: a bare number used to be
+// nanoseconds (read_timeout = 30 made every request 408, timeout = 5 a 504
+// in 2ms) and max_body_size = -1 made every body a 413. Each is an error
+// naming file, line and column.
+func TestDefect5BareNumbersAreNotDurations(t *testing.T) {
+	path, lines := checkErrors(t, `[server]
+listen = ["127.0.0.1:18080"]
+read_timeout = 30
+max_body_size = -1
+write_timeout = "50ns"
+
+[[backends]]
+name = "origin"
+targets = [{ url = "http://127.0.0.1:18081" }]
+connect_timeout = 2.5
+
+[[groups]]
+name = "g"
+
+[[groups.apis]]
+name = "a"
+path = "/a"
+backend = "origin"
+timeout = 5
+`)
+	errorLines(t, strings.Join(lines, "\n"), path, [][3]string{
+		{"3:1", "server.read_timeout: ", `a duration needs a unit, e.g. "30s"`},
+		{"4:1", "server.max_body_size: ", "must not be negative"},
+		{"5:1", "server.write_timeout: ", "below the minimum 100ms"},
+		{"10:1", "backends[0].connect_timeout: ", `a duration needs a unit, e.g. "2.5s"`},
+		{"19:1", "groups[0].apis[0].timeout: ", `a duration needs a unit, e.g. "5s"`},
+	})
+}
+
+// TestDefect12CheckRejectsBadPortsAndAddresses: a target port 99999 and a
+// listen address 256.0.0.1:80 passed check.
+func TestDefect12CheckRejectsBadPortsAndAddresses(t *testing.T) {
+	path, lines := checkErrors(t, `[server]
+listen = ["127.0.0.1:18080", "256.0.0.1:80"]
+admin_listen = "127.0.0.1:0"
+
+[[backends]]
+name = "origin"
+targets = [{ url = "http://127.0.0.1:99999" }, { url = "http://10.0.0.300:80" }]
+`)
+	errorLines(t, strings.Join(lines, "\n"), path, [][3]string{
+		{"2:30", "server.listen[1]: ", `"256.0.0.1" is not an IP address`},
+		{"3:1", "server.admin_listen: ", "port must be 1..65535"},
+		{"7:14", "backends[0].targets[0].url: ", "port must be 1..65535"},
+		{"7:50", "backends[0].targets[1].url: ", `"10.0.0.300" is not an IP address`},
+	})
+}
+
+// TestDefect16CheckReportsEveryParseError: a type error early in the file
+// used to hide every unknown key and semantic error after it.
+func TestDefect16CheckReportsEveryParseError(t *testing.T) {
+	path, lines := checkErrors(t, `[server]
+listen = "127.0.0.1:18080"
+max_concurrent_requests = "many"
+
+[[backends]]
+name = "origin"
+targets = [{ url = "http://127.0.0.1:18081", weight = "heavy" }]
+host_header = "upstream"
+
+[[groups]]
+name = "g"
+colour = "blue"
+
+[[groups.apis]]
+name = "a"
+path = "/a"
+backend = 7
+`)
+	errorLines(t, strings.Join(lines, "\n"), path, [][3]string{
+		{"2:1", "server.listen: ", "want an array"},
+		{"3:1", "server.max_concurrent_requests: ", "want a whole number, not a string"},
+		{"7:46", "backends[0].targets[0].weight: ", "want a whole number"},
+		{"8:1", "backends[0].host_header: ", `"upstream"`},
+		{"12:1", "groups[0].colour: ", "unknown key"},
+		// backend = 7 is one mistake: no second "backend is required".
+		{"17:1", "groups[0].apis[0].backend: ", "want a string, not a bare number"},
+	})
+}
+
+// TestDefect13HugeValues: a 50 MB string value made check use 2.25 GB for
+// 12 s and print a 52 MB error line. The file is now read bounded and long
+// values are quoted cut short.
+func TestDefect13HugeValues(t *testing.T) {
+	// Written in pieces: the child's max RSS counts the parent's at fork.
+	path := filepath.Join(t.TempDir(), "huge.toml")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := bytes.Repeat([]byte("x"), 1<<20)
+	f.WriteString("[server]\nlisten = [\"")
+	for range 50 {
+		f.Write(chunk)
+	}
+	f.WriteString("\"]\n")
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	chunk = nil
+	debug.FreeOSMemory()
+	cmd := exec.Command(sluiceBin, "check", path)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err = cmd.Run()
+	took := time.Since(start)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("check: %v, want exit 1", err)
+	}
+	if errb.Len() > 200 || !strings.Contains(errb.String(), "larger than 16MiB") {
+		t.Fatalf("stderr (%d bytes) %.300q: want one short line about the size", errb.Len(), errb.String())
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > 100<<10 { // KiB
+		t.Errorf("check held %d MiB for a 50 MB file, want < 100 MiB", ru.Maxrss>>10)
+	}
+	if took > 10*time.Second {
+		t.Errorf("check took %v", took)
+	}
+
+	// A long value within the size bound is quoted cut short.
+	long := `[server]` + "\n" + `listen = ["` + strings.Repeat("y", 8<<20) + `"]` + "\n"
+	_, lines := checkErrors(t, long)
+	if len(lines) != 1 || len(lines[0]) > 400 || !strings.Contains(lines[0], "… (8388608 bytes)") {
+		t.Fatalf("error lines %d, first %d bytes: %.400q", len(lines), len(lines[0]), lines[0])
+	}
+}
+
+// TestCheckOpensNoSocket: compiling a config does no network I/O. A
+// jwks_url used to start a fetch goroutine even in sluice check; fetchers
+// now start only when a snapshot is put into service (Publish), and a
+// served snapshot does fetch.
+func TestCheckOpensNoSocket(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- struct{}{}
+			_ = c.Close()
+		}
+	}()
+	path := writeTemp(t, "jwt.toml", `[server]
+listen = ["127.0.0.1:18080"]
+
+[[backends]]
+name = "canned"
+[backends.mock]
+body = "{}"
+
+[[groups]]
+name = "g"
+[groups.auth]
+modes = ["jwt"]
+[groups.auth.jwt]
+jwks_url = "http://`+ln.Addr().String()+`/jwks"
+
+[[groups.apis]]
+name = "a"
+path = "/a"
+backend = "canned"
+`)
+	// The real check code path, in this process, so a stray fetch
+	// goroutine would still be alive to connect after it returns.
+	var stdout, stderr bytes.Buffer
+	if code := cmdCheck([]string{path}, &stdout, &stderr); code != 0 {
+		t.Fatalf("check: exit %d\n%s", code, stderr.String())
+	}
+	if _, _, code := runSluice(t, "check", path); code != 0 {
+		t.Fatalf("sluice check: exit %d", code)
+	}
+	select {
+	case <-accepted:
+		t.Fatal("sluice check connected to the jwks_url")
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	p, err := policy.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := proxy.New(proxy.Options{})
+	snap, err := srv.Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-accepted:
+		t.Fatal("compiling for the server connected before the snapshot was published")
+	case <-time.After(100 * time.Millisecond):
+	}
+	srv.Publish(snap)
+	defer snap.Close()
+	select {
+	case <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a published snapshot did not fetch its jwks_url")
 	}
 }

@@ -47,8 +47,9 @@ func NewRegistry() *Registry {
 	}
 }
 
-// acquire returns the set for this source, creating it and starting its
-// refresh loop on first use, and counts one more reference.
+// acquire returns the set for this source, creating it on first use, and
+// counts one more reference. It starts nothing: the refresh loop starts
+// with start, when a snapshot using the set is put into service.
 func (r *Registry) acquire(src string, oidc bool, rsaAlg algID, o *fetchOpts) *RemoteKeys {
 	id := src + "\x00" + rsaAlg.String()
 	if oidc {
@@ -61,12 +62,23 @@ func (r *Registry) acquire(src string, oidc bool, rsaAlg algID, o *fetchOpts) *R
 		ks = &RemoteKeys{reg: r, id: id, src: src, oidc: oidc, rsaAlg: rsaAlg, stop: make(chan struct{})}
 		ks.opts.Store(o)
 		r.sets[id] = ks
-		go ks.run()
 	} else {
 		ks.opts.Store(o)
 	}
 	ks.refs++
 	return ks
+}
+
+// start runs the set's refresh loop unless it runs already or the set was
+// released for good.
+func (r *Registry) start(ks *RemoteKeys) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ks.running || ks.refs <= 0 {
+		return
+	}
+	ks.running = true
+	go ks.run()
 }
 
 // release drops one reference; the last one stops the refresh loop and

@@ -50,7 +50,8 @@ type RemoteKeys struct {
 	opts  atomic.Pointer[fetchOpts]
 	table atomic.Pointer[keyTable]
 
-	refs int // guarded by reg.mu
+	refs    int  // guarded by reg.mu
+	running bool // the refresh loop was started; guarded by reg.mu
 
 	mu          sync.Mutex    // guards the fields below
 	inflight    chan struct{} // closed when the running fetch ends; nil when idle

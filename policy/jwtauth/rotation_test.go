@@ -97,6 +97,7 @@ func TestJWKSBackgroundRefresh(t *testing.T) {
 		RefreshInterval:    Duration(150 * time.Millisecond),
 		MinRefetchInterval: Duration(100 * time.Millisecond),
 	})
+	v.Start() // the refresh loop runs only for a snapshot in service
 	v.RemoteKeys().WaitReady(5 * time.Second)
 	srv.set(rsaJWK(&rsaKey2.PublicKey, "k2", "RS256"))
 	// No Verify call drives this: the background loop must fetch.
@@ -164,6 +165,7 @@ func TestJWKSFetchLimits(t *testing.T) {
 		srv := newJWKSServer(t, ecJWK(t, &ecKey.PublicKey, "e1"))
 		srv.delay.Store(int64(3 * time.Second))
 		v := mustCompile(t, NewRegistry(), Config{JWKSURL: srv.url(), FetchTimeout: Duration(150 * time.Millisecond)})
+		v.Start()
 		start := time.Now()
 		for v.RemoteKeys().LastError() == nil && time.Since(start) < 2*time.Second {
 			time.Sleep(20 * time.Millisecond)
@@ -184,4 +186,39 @@ func TestJWKSFetchLimits(t *testing.T) {
 			t.Fatalf("LastError = %v", err)
 		}
 	})
+}
+
+// TestCompileOpensNoConnection: compiling a verifier with a jwks_url does no
+// network I/O; the refresh loop starts with Start, once, and not after
+// Close (issue 10, layering: sluice check must open no socket).
+func TestCompileOpensNoConnection(t *testing.T) {
+	testKeys(t)
+	srv := newJWKSServer(t, rsaJWK(&rsaKey.PublicKey, "k1", "RS256"))
+	reg := NewRegistry()
+	v := mustCompile(t, reg, Config{JWKSURL: srv.url()})
+	closed := mustCompile(t, reg, Config{JWKSURL: srv.url() + "/other"})
+	closed.Close()
+	closed.Start() // after Close: must not start anything
+	reg.mu.Lock()
+	running := v.remote.running || closed.remote.running
+	reg.mu.Unlock()
+	if running {
+		t.Fatal("a refresh loop runs before Start (or after Close)")
+	}
+	if n := srv.hits.Load(); n != 0 {
+		t.Fatalf("compile made %d fetches before Start", n)
+	}
+	v.Start()
+	v.Start() // idempotent: one loop
+	deadline := time.Now().Add(5 * time.Second)
+	for len(v.RemoteKeys().Keys()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("Start did not fetch the key set")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := srv.hits.Load(); n != 1 {
+		t.Fatalf("%d fetches after two Starts, want 1", n)
+	}
+	v.Close()
 }

@@ -86,6 +86,16 @@ func (v *Verifier) AppendWWWAuthenticate(dst []byte, err error) []byte {
 	return e.AppendWWWAuthenticate(dst, v.realm)
 }
 
+// Start begins refreshing the remote key set in the background. Compile
+// does no network I/O (sluice check must open no socket); the data plane
+// calls Start when it puts the snapshot holding this verifier into service.
+// Idempotent; a no-op without remote keys or after Close.
+func (v *Verifier) Start() {
+	if v.remote != nil && !v.closed.Load() {
+		v.reg.start(v.remote)
+	}
+}
+
 // Close releases the verifier's reference to its remote key set. Compile the
 // replacement before closing the old verifier on reload, so the set (and its
 // fetched keys) is handed over instead of dropped. Idempotent.

@@ -7,11 +7,7 @@
 // resolved then, so Validate allocates nothing, on success or on failure.
 package params
 
-import (
-	"fmt"
-	"strconv"
-	"strings"
-)
+import "github.com/sluicegw/sluice/policy/units"
 
 // Config is the parameter part of an [[apis]] table.
 type Config struct {
@@ -72,37 +68,7 @@ type Param struct {
 	Values []string `toml:"values"`
 }
 
-// ByteSize is a size in bytes written as "512", "64KiB", "10MiB", "1GiB",
-// "100KB" or "2MB" (decimal units are powers of 1000).
-type ByteSize int64
-
-var sizeUnits = []struct {
-	suffix string
-	mult   int64
-}{
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1},
-}
-
-// UnmarshalText parses a size such as "10MiB".
-func (s *ByteSize) UnmarshalText(b []byte) error {
-	txt := string(b)
-	num, mult := txt, int64(1)
-	for _, u := range sizeUnits {
-		if strings.HasSuffix(txt, u.suffix) {
-			num, mult = strings.TrimSuffix(txt, u.suffix), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
-		return fmt.Errorf("invalid size %q (want e.g. \"10MiB\", \"64KiB\" or a byte count)", txt)
-	}
-	*s = ByteSize(n * mult)
-	return nil
-}
-
-// MarshalText writes the size as a byte count.
-func (s ByteSize) MarshalText() ([]byte, error) {
-	return strconv.AppendInt(nil, int64(s), 10), nil
-}
+// ByteSize is the config's one size type (policy/units.Size): "512",
+// "64KiB", "10MiB", "10 MiB", "1GiB", "100KB", "2MB" (decimal units are
+// powers of 1000), read exactly like every other size key in the file.
+type ByteSize = units.Size

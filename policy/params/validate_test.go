@@ -345,7 +345,7 @@ required = true
 			t.Errorf("%s: %d %v", in, s, err)
 		}
 	}
-	for _, in := range []string{"", "1.5MiB", "-1", "10 MiB", "MiB", "1TB"} {
+	for _, in := range []string{"", "1.5MiB", "-1", "10  MiB", "MiB", "2TiB"} {
 		var s ByteSize
 		if err := s.UnmarshalText([]byte(in)); err == nil {
 			t.Errorf("%q accepted", in)

@@ -51,7 +51,7 @@ type Logger struct {
 // destination is down counts drops until it comes up) and starts the
 // shipper and sink goroutines. Stop them with Shutdown.
 func New(cfg Config) (*Logger, error) {
-	cfg, err := cfg.compile()
+	cfg, err := compileConfig(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,5 @@
 package accesslog
 
-// DefaultMaskedParams are the query parameters masked when include_query is
-// on and masked_params is not set.
-var DefaultMaskedParams = []string{
-	"access_token", "api_key", "apikey", "auth", "code", "id_token", "key",
-	"password", "refresh_token", "secret", "sig", "signature", "token",
-}
-
 // maskQuery appends the raw query q to dst with the value of every parameter
 // whose name is in masked replaced by "***".
 //
