@@ -37,3 +37,41 @@ func TestAppendKeyAllocations(t *testing.T) {
 		t.Fatalf("key building allocates %v times", a)
 	}
 }
+
+func TestStoreGetHitAllocations(t *testing.T) {
+	s := NewStore(Options{})
+	defer s.Reset()
+	for _, n := range []int{1 << 10, 16 << 10, 200 << 10} {
+		k, ul := testKey(t, "/alloc", "", "")
+		e := sampleEntry(n, 1)
+		e.Tags = []byte("a b c")
+		s.Set(k, ul, e)
+		// A purge record of another URL and tag puts the lookup on the
+		// locked path that checks the records.
+		s.PurgeURL(urlOf(t, "/other", ""), 1)
+		s.PurgeTag([]byte("z"), 1)
+		s.PurgePrefix([]byte("zzz"), 1)
+		buf := make([]byte, 0, n+1024)
+		var d Entry
+		if a := testing.AllocsPerRun(1000, func() {
+			v, ok := s.GetInto(buf[:0], k)
+			if !ok || !d.Decode(v) {
+				t.Fatal("miss")
+			}
+		}); a != 0 {
+			t.Errorf("hit of %d bytes allocates %v times", n, a)
+		}
+	}
+}
+
+func TestStoreSetAllocations(t *testing.T) {
+	s := NewStore(Options{})
+	defer s.Reset()
+	k, ul := testKey(t, "/alloc", "", "")
+	e := sampleEntry(1<<10, 1)
+	e.Tags = []byte("a b")
+	s.Set(k, ul, e)
+	if a := testing.AllocsPerRun(1000, func() { s.Set(k, ul, e) }); a != 0 {
+		t.Errorf("Set allocates %v times", a)
+	}
+}
