@@ -362,7 +362,7 @@ func FuzzEntryDecode(f *testing.F) {
 func benchStoreGetHit(b *testing.B, size int) {
 	s := NewStore(Options{MaxSize: 256 << 20})
 	defer s.Reset()
-	const n = 1024
+	n := min(1024, (64<<20)/size) // well inside MaxSize, so nothing is evicted
 	keys := make([][]byte, n)
 	for i := range keys {
 		k, ul := testKey(b, "/bench/"+strconv.Itoa(i), "id=1", "")
