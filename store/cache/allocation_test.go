@@ -75,3 +75,19 @@ func TestStoreSetAllocations(t *testing.T) {
 		t.Errorf("Set allocates %v times", a)
 	}
 }
+
+func TestCoalesceLeaderAllocations(t *testing.T) {
+	co := NewCoalescer()
+	key := []byte("GET\x00h\x00/cold")
+	f, _ := co.Join(key)
+	co.Done(f) // warms the pool
+	if a := testing.AllocsPerRun(1000, func() {
+		f, leader := co.Join(key)
+		if !leader {
+			t.Fatal("not leader")
+		}
+		co.Done(f)
+	}); a != 0 {
+		t.Fatalf("uncontended Join+Done allocates %v times", a)
+	}
+}
