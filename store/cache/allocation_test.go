@@ -91,3 +91,14 @@ func TestCoalesceLeaderAllocations(t *testing.T) {
 		t.Fatalf("uncontended Join+Done allocates %v times", a)
 	}
 }
+
+func TestConditionalAllocations(t *testing.T) {
+	e := &Entry{Status: 200, ETag: []byte(`"abc"`)}
+	inm, ims := []byte(`"x", W/"abc"`), []byte("Sun, 06 Nov 1994 08:49:37 GMT")
+	if a := testing.AllocsPerRun(1000, func() {
+		_ = NotModified(e, inm, nil, 0)
+		_ = NotModified(e, nil, ims, 0)
+	}); a != 0 {
+		t.Fatalf("NotModified allocates %v times", a)
+	}
+}
