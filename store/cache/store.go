@@ -28,6 +28,27 @@ var (
 	coalesceTimeouts = metrics.NewCounter("sluice_cache_coalesce_timeouts_total")
 )
 
+// Occupancy gauges, summed over the live stores (read on scrape only; each
+// read takes every fastcache bucket's lock briefly). fastcache evicts whole
+// 64 KiB chunks without telling, so evictions show as entries falling while
+// stores rise, not as a counter of their own.
+var (
+	_ = metrics.NewGauge("sluice_cache_entries", func() float64 { e, _, _ := liveStats(); return float64(e) })
+	_ = metrics.NewGauge("sluice_cache_bytes", func() float64 { _, b, _ := liveStats(); return float64(b) })
+	_ = metrics.NewGauge("sluice_cache_max_bytes", func() float64 { _, _, m := liveStats(); return float64(m) })
+
+	liveStores sync.Map // *Store -> struct{}, from NewStore until Reset
+)
+
+func liveStats() (entries, size, maxSize uint64) {
+	liveStores.Range(func(k, _ any) bool {
+		e, b, m := k.(*Store).Stats()
+		entries, size, maxSize = entries+e, size+b, maxSize+m
+		return true
+	})
+	return entries, size, maxSize
+}
+
 // NoteStale counts a stale answer served (max-stale, stale-while-revalidate
 // or stale-if-error).
 func NoteStale() { staleTotal.Inc() }
@@ -38,7 +59,7 @@ func NoteStale() { staleTotal.Inc() }
 type Entry struct {
 	Meta
 	Status   int
-	StoredAt int64  // Unix seconds; set by Set when zero
+	StoredAt int64  // Unix seconds, the caller's clock when it stored the answer
 	ETag     []byte // the validator sent as If-None-Match on revalidation
 	Header   []byte // stored response header lines, as the caller encodes them
 	Body     []byte
@@ -159,6 +180,7 @@ func NewStore(o Options) *Store {
 		tags: make(map[uint64]purgeRec),
 	}
 	s.seq.Store(1)
+	liveStores.Store(s, struct{}{})
 	return s
 }
 
@@ -491,5 +513,9 @@ func (s *Store) Stats() (entries, bytesSize, maxBytes uint64) {
 	return st.EntriesCount, st.BytesSize, st.MaxBytesSize
 }
 
-// Reset frees the cache's memory; the store must not be used afterwards.
-func (s *Store) Reset() { s.c.Reset() }
+// Reset frees the cache's memory and drops the store from the gauges; the
+// store must not be used afterwards.
+func (s *Store) Reset() {
+	liveStores.Delete(s)
+	s.c.Reset()
+}
