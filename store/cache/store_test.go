@@ -373,3 +373,56 @@ func TestStoreGauges(t *testing.T) {
 		t.Fatal("a reset store still counts")
 	}
 }
+
+// TestStoreConcurrentPurges runs lookups, stores and every kind of purge at
+// once (meant for -race), then checks that a purge issued after all fills
+// leaves nothing of its URL behind.
+func TestStoreConcurrentPurges(t *testing.T) {
+	s := NewStore(Options{MaxPurgeRecords: 16, PurgeRetention: 5})
+	defer s.Reset()
+	const workers, rounds = 4, 2000
+	done := make(chan struct{})
+	for w := 0; w < workers; w++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			var buf []byte
+			var e Entry
+			for i := 0; i < rounds; i++ {
+				path := "/c/" + strconv.Itoa(i%17)
+				k, ul := testKey(t, path, "", "")
+				en := sampleEntry(64+i%3000, byte(i))
+				en.Tags = []byte("t" + strconv.Itoa(i%5))
+				en.Seq = s.Seq()
+				s.Set(k, ul, en)
+				if v, ok := s.GetInto(buf[:0], k); ok && !e.Decode(v[len(buf[:0]):]) {
+					t.Error("torn entry")
+					return
+				}
+				switch i % 97 {
+				case 1:
+					s.PurgeURL(urlOf(t, path, ""), int64(i))
+				case 2:
+					s.PurgeTag([]byte("t1"), int64(i))
+				case 3:
+					s.PurgePrefix(AppendPurgePrefix(nil, []byte("h"), []byte("prod"), []byte("/c/1")), int64(i))
+				case 4:
+					s.Sweep(int64(i))
+				case 5:
+					if i%5 == 0 {
+						s.PurgeAll()
+					}
+				}
+			}
+		}()
+	}
+	for w := 0; w < workers; w++ {
+		<-done
+	}
+	for i := 0; i < 17; i++ {
+		path := "/c/" + strconv.Itoa(i)
+		s.PurgeURL(urlOf(t, path, ""), rounds)
+		if k, _ := testKey(t, path, "", ""); !isMiss(s, k) {
+			t.Fatalf("%s survived its purge", path)
+		}
+	}
+}
