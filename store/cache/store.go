@@ -21,6 +21,7 @@ var (
 	staleTotal       = metrics.NewCounter("sluice_cache_stale_total")
 	storesTotal      = metrics.NewCounter("sluice_cache_stores_total")
 	refusedTooLarge  = metrics.NewCounter("sluice_cache_refused_too_large_total")
+	refusedOther     = metrics.NewCounter("sluice_cache_refused_total") // key too long, too many tags
 	purgedTotal      = metrics.NewCounter("sluice_cache_purged_total")
 	purgeOpsTotal    = metrics.NewCounter("sluice_cache_purge_requests_total")
 	collisionsTotal  = metrics.NewCounter("sluice_cache_corrupt_entries_total")
@@ -190,15 +191,19 @@ func (s *Store) Seq() uint64 { return s.seq.Load() }
 
 // Set stores e under key; urlLen is the length of the key's URL part (from
 // KeySpec.AppendKey). It returns false, counting the refusal, when the entry
-// is larger than MaxObjectSize, the key is too long or the answer carries
-// more than MaxTags surrogate keys. Set is not on the hit path but does not
+// is larger than MaxObjectSize (sluice_cache_refused_too_large_total), or the
+// key is longer than MaxKeyLen or the answer carries more than MaxTags
+// surrogate keys (sluice_cache_refused_total). Set is not on the hit path but does not
 // allocate in steady state either (pooled encode buffer).
 func (s *Store) Set(key []byte, urlLen int, e *Entry) bool {
 	ntags := countTags(e.Tags)
 	size := headerSize + 8*ntags + len(e.ETag) + len(e.Header) + len(e.Body)
-	if size > s.opts.MaxObjectSize || len(key) > MaxKeyLen || ntags > MaxTags || len(e.ETag) > 0xFFFF ||
-		urlLen < 0 || urlLen > len(key) {
+	if size > s.opts.MaxObjectSize {
 		refusedTooLarge.Inc()
+		return false
+	}
+	if len(key) > MaxKeyLen || ntags > MaxTags || len(e.ETag) > 0xFFFF || urlLen < 0 || urlLen > len(key) {
+		refusedOther.Inc()
 		return false
 	}
 	bp, _ := s.encPool.Get().(*[]byte)

@@ -116,7 +116,7 @@ func TestStoreOverwriteInlineAndBig(t *testing.T) {
 func TestStoreRefusals(t *testing.T) {
 	s := NewStore(Options{MaxObjectSize: 4 << 10})
 	defer s.Reset()
-	before := refusedTooLarge.Get()
+	before, beforeOther := refusedTooLarge.Get(), refusedOther.Get()
 	k, ul := testKey(t, "/big", "", "")
 	if s.Set(k, ul, sampleEntry(8<<10, 1)) {
 		t.Fatal("object above MaxObjectSize stored")
@@ -134,8 +134,8 @@ func TestStoreRefusals(t *testing.T) {
 	if s.Set(long, 1, sampleEntry(10, 1)) {
 		t.Fatal("over-long key stored")
 	}
-	if got := refusedTooLarge.Get() - before; got != 3 {
-		t.Fatalf("refused counter moved by %d, want 3", got)
+	if got, other := refusedTooLarge.Get()-before, refusedOther.Get()-beforeOther; got != 1 || other != 2 {
+		t.Fatalf("refusal counters moved by %d (too large) and %d (other), want 1 and 2", got, other)
 	}
 	e.Tags = bytes.Repeat([]byte("t "), MaxTags)
 	if !s.Set(k, ul, e) {
