@@ -192,3 +192,25 @@ func FuzzParseHTTPDate(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseAge(f *testing.F) {
+	for _, s := range []string{"0", "17", " 5, 9", "-1", "99999999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, ok := ParseAge([]byte(s))
+		if !ok {
+			if v != 0 {
+				t.Fatalf("invalid %q gave %d", s, v)
+			}
+			return
+		}
+		if v < 0 || v > MaxDelta {
+			t.Fatalf("%q gave %d", s, v)
+		}
+		// The first member decides: appending more members changes nothing.
+		if w, ok2 := ParseAge([]byte(s + ", 1")); !ok2 || w != v {
+			t.Fatalf("%q gave %d, with another member %d, %v", s, v, w, ok2)
+		}
+	})
+}

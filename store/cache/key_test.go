@@ -205,3 +205,20 @@ func FuzzAppendKey(f *testing.F) {
 		}
 	})
 }
+
+func FuzzVary(f *testing.F) {
+	f.Add("Accept-Encoding, *", "gzip")
+	f.Add(" , accept ,,", "x")
+	f.Fuzz(func(t *testing.T, vary, value string) {
+		h := hdr()
+		h.Set("Accept-Encoding", value)
+		h.Set("Accept", value)
+		k, ok := AppendVariantKey(nil, []byte("p"), []byte(vary), nil, h)
+		if ok == VaryStar([]byte(vary)) {
+			t.Fatalf("Vary %q: AppendVariantKey ok=%v but VaryStar=%v", vary, ok, !ok)
+		}
+		if ok && !bytes.HasPrefix(k, []byte("p\x01")) {
+			t.Fatalf("variant key %q lost its primary key", k)
+		}
+	})
+}
