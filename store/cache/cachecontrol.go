@@ -85,7 +85,7 @@ func ParseCacheControl(d *Directives, v []byte) {
 			i++
 		}
 		var val []byte
-		hasVal, quoted := false, false
+		hasVal := false
 		if i < n && v[i] == '=' {
 			hasVal = true
 			i++
@@ -93,7 +93,6 @@ func ParseCacheControl(d *Directives, v []byte) {
 				i++
 			}
 			if i < n && v[i] == '"' {
-				quoted = true
 				i++
 				vs := i
 				for i < n && v[i] != '"' {
@@ -118,11 +117,12 @@ func ParseCacheControl(d *Directives, v []byte) {
 		for i < n && v[i] != ',' {
 			i++
 		}
-		d.apply(name, val, hasVal, quoted)
+		// Quoted and token forms are equivalent (RFC 9111 §5.2).
+		d.apply(name, val, hasVal)
 	}
 }
 
-func (d *Directives) apply(name, val []byte, hasVal, quoted bool) {
+func (d *Directives) apply(name, val []byte, hasVal bool) {
 	switch len(name) {
 	case 6:
 		if eqFold(name, "public") {
@@ -188,7 +188,6 @@ func (d *Directives) apply(name, val []byte, hasVal, quoted bool) {
 			d.setDelta(CCHasStaleWhileRevalidate, &d.StaleWhileRevalidate, val, false)
 		}
 	}
-	_ = quoted // quoted and token forms are equivalent (RFC 9111 §5.2)
 }
 
 // setDelta stores the first occurrence of a delta-seconds directive. A later

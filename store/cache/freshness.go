@@ -95,7 +95,7 @@ func (r *Response) ParseResponseField(name, value []byte, now int64) {
 	}
 }
 
-// Reason says why an answer is not stored; NotRefused (0) means it may be.
+// Reason says why an answer is not stored; Storable (0) means it may be.
 type Reason uint8
 
 const (
