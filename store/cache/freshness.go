@@ -132,7 +132,7 @@ type StoreInput struct {
 	SetCookie  bool       // the response carries Set-Cookie
 	CookieOK   bool       // the API is configured to cache answers with Set-Cookie
 	DefaultTTL int64      // the API's ttl (seconds, 0 = none): counts as freshness information
-	Heuristic  bool       // heuristic freshness (10 % of Date - Last-Modified) is allowed
+	Heuristic  bool       // unused by MayStore (RFC 9111 §3 stores heuristically cacheable statuses either way); for NewMeta
 }
 
 // MayStore decides whether a shared cache may store the answer, per RFC 9111
@@ -194,7 +194,7 @@ func VaryStar(vary []byte) bool {
 	return false
 }
 
-// Lifetime inputs beyond the response: see StoreInput.
+// Bounds of heuristic freshness (RFC 9111 §4.2.2 suggests the 10 %).
 const (
 	heuristicFraction = 10    // 10 % of the time since Last-Modified
 	heuristicCap      = 86400 // one day: an old Last-Modified must not pin an answer for years
