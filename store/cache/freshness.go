@@ -132,7 +132,6 @@ type StoreInput struct {
 	SetCookie  bool       // the response carries Set-Cookie
 	CookieOK   bool       // the API is configured to cache answers with Set-Cookie
 	DefaultTTL int64      // the API's ttl (seconds, 0 = none): counts as freshness information
-	Heuristic  bool       // unused by MayStore (RFC 9111 §3 stores heuristically cacheable statuses either way); for NewMeta
 }
 
 // MayStore decides whether a shared cache may store the answer, per RFC 9111
