@@ -152,6 +152,7 @@ func (ts *tunnels) shutdown(deadline <-chan struct{}) {
 type tunnel struct {
 	s        *Server
 	api      *policy.API
+	mu       sync.Mutex // guards client: set by the hijack handler, read by stop
 	client   net.Conn
 	up       net.Conn
 	early    []byte // bytes the upstream sent right behind its 101
@@ -337,7 +338,17 @@ func (t *tunnel) record(ctx *fasthttp.RequestCtx, st *reqState) {
 // 101 are not expected (RFC 6455 §4.1: the client waits for the handshake's
 // answer) and are not forwarded.
 func (t *tunnel) start(ctx *fasthttp.RequestCtx) {
+	tunnelsOpenAll.Add(1)
+	t.api.WebSocket.Opened.Inc()
+	t.api.WebSocket.Open.Inc()
+	t.mu.Lock()
 	t.client = ctx.Conn()
+	stopped := t.reason.Load() != 0
+	t.mu.Unlock()
+	if stopped { // shutdown reached the tunnel before its 101 was written
+		t.finish()
+		return
+	}
 	b := append(make([]byte, 0, 512), "HTTP/1.1 101 Switching Protocols\r\n"...)
 	for k, v := range ctx.Response.Header.All() {
 		switch string(k) {
@@ -349,9 +360,6 @@ func (t *tunnel) start(ctx *fasthttp.RequestCtx) {
 	b = append(b, "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n"...)
 	b = append(b, t.early...)
 	t.early = nil
-	tunnelsOpenAll.Add(1)
-	t.api.WebSocket.Opened.Inc()
-	t.api.WebSocket.Open.Inc()
 	t.last.Store(time.Now().UnixNano())
 	if _, err := t.client.Write(b); err != nil {
 		t.reason.CompareAndSwap(0, endPeer)
@@ -431,9 +439,11 @@ func (t *tunnel) stop(reason int32) {
 	t.reason.CompareAndSwap(0, reason)
 	past := time.Unix(1, 0)
 	_ = t.up.SetReadDeadline(past)
+	t.mu.Lock()
 	if t.client != nil {
 		_ = t.client.SetReadDeadline(past)
 	}
+	t.mu.Unlock()
 }
 
 // finish closes both connections, counts the close and writes the tunnel's
