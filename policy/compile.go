@@ -137,6 +137,9 @@ func (c *compiler) server() {
 	if s.MaxConcurrentRequests < 0 {
 		c.add("server.max_concurrent_requests", "must not be negative (0 means no limit)")
 	}
+	if s.MaxStreamingUploads < 0 {
+		c.add("server.max_streaming_uploads", "must not be negative (0 means the default, 64)")
+	}
 	for i, cidr := range s.TrustedProxies {
 		pfx, err := parsePrefix(cidr)
 		if err != nil {
@@ -162,6 +165,7 @@ func (c *compiler) server() {
 	out.MaxBodySize = int64(s.MaxBodySize)
 	out.StreamThreshold = int(s.StreamThreshold)
 	out.MaxConcurrentRequests = int64(s.MaxConcurrentRequests)
+	out.MaxStreamingUploads = s.MaxStreamingUploads
 	out.ShutdownTimeout = s.ShutdownTimeout.D()
 	out.WatchConfig = *s.WatchConfig
 	out.DemoOrigin = c.p.Config.DemoOrigin.Listen

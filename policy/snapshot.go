@@ -86,6 +86,7 @@ type ServerSettings struct {
 	MaxBodySize           int64
 	StreamThreshold       int
 	MaxConcurrentRequests int64
+	MaxStreamingUploads   int
 	ShutdownTimeout       time.Duration
 	WatchConfig           bool
 	DemoOrigin            string

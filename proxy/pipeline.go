@@ -293,12 +293,19 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) bool {
 	} else {
 		req.SetRequestURIBytes(ctx.URI().RequestURI())
 	}
+	if !s.bufferBody(ctx, st) {
+		return false
+	}
 	sent := time.Now()
 	target, err := api.Backend.Upstream.Do(req, &ctx.Response, api.Timeout)
+	s.endUpload(st)
 	st.backend = time.Since(sent)
 	st.target = target
 	if err != nil {
 		status, code, msg := upstreamError(err)
+		if isClientBody(err) {
+			clientClose = true
+		}
 		if st.lim.tripped {
 			rejectedBodySize.Inc()
 			status, code, msg = fasthttp.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body is larger than the limit"
@@ -320,6 +327,10 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) bool {
 // upstreamError maps a forwarding failure to the client's status.
 func upstreamError(err error) (int, string, string) {
 	switch {
+	case isClientBody(err):
+		return clientBodyStatus(err) // the client's fault, not the upstream's
+	case errors.Is(err, errBodyTooLarge):
+		return fasthttp.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body is larger than the limit"
 	case errors.Is(err, fasthttp.ErrTimeout) || isTimeout(err):
 		upstreamErrTimeout.Inc()
 		return fasthttp.StatusGatewayTimeout, CodeGatewayTimeout, "the upstream did not answer in time"

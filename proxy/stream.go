@@ -21,6 +21,7 @@ type bodyStream struct {
 	timeout    time.Duration
 	done       bool
 	closeAfter bool
+	chunked    bool
 }
 
 var bodyStreamPool = sync.Pool{New: func() any { return &bodyStream{} }}
@@ -29,6 +30,7 @@ func (p *targetPool) streamBody(c *upConn, resp *fasthttp.Response, cl int, clos
 	bs := bodyStreamPool.Get().(*bodyStream)
 	bs.pool, bs.conn, bs.done = p, c, false
 	bs.closeAfter = closeAfter || cl == -2 // a close-delimited body ends with the connection
+	bs.chunked = cl == -1
 	bs.timeout = p.idleTimeout
 	resp.Header.CopyTo(&bs.holder.Header)
 	bs.holder.StreamBody = true
@@ -47,16 +49,33 @@ func (p *targetPool) streamBody(c *upConn, resp *fasthttp.Response, cl int, clos
 
 // Read refreshes the upstream read deadline on every call: a stream may run
 // long, but an upstream that stops sending for the idle timeout is cut.
+//
+// An answer cut short must never reach the client as complete (issue 10,
+// defect 2): fasthttp reports a chunked body whose upstream closed between
+// chunks as io.EOF, like a real end (see chunkedEnded), so that EOF becomes
+// io.ErrUnexpectedEOF here; a Content-Length body cut short already fails
+// with it. Any error is returned alone, never with data: fasthttp's chunked
+// writer writes data that comes with an error and keeps going. On an error
+// fasthttp's server stops writing the answer without the terminating chunk
+// and closes the client connection.
 func (bs *bodyStream) Read(p []byte) (int, error) {
 	if bs.src == nil {
-		return 0, io.EOF
+		return 0, io.ErrUnexpectedEOF
 	}
 	_ = bs.conn.c.SetReadDeadline(time.Now().Add(bs.timeout))
 	n, err := bs.src.Read(p)
-	if err == io.EOF {
-		bs.done = true
+	if err == nil {
+		return n, nil
 	}
-	return n, err
+	if err == io.EOF && (!bs.chunked || chunkedEnded(bs.src)) {
+		bs.done = true
+		return n, io.EOF
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	bs.src = nil // failed: the connection is discarded on Close
+	return 0, err
 }
 
 // Close is called by fasthttp once the answer was written (or abandoned).

@@ -26,6 +26,7 @@ type upstreams struct {
 	pools       map[string]*hostPool // key: addr + settings
 	gen         uint64
 	streamAbove int
+	uploads     atomic.Int64 // request bodies streaming upstream now (bufferBody)
 }
 
 type hostPool struct {
@@ -108,9 +109,11 @@ type backendPool struct {
 	clientHost bool
 }
 
-// Do implements policy.Upstream. A dial failure means nothing was sent, so
-// the request moves on to the next target whatever its method; any other
-// failure is returned, because the upstream may have acted on the request.
+// Do implements policy.Upstream, and is the one place requests are retried.
+// A stale keep-alive connection (isStale) is retried once on a fresh dial to
+// the same target. A dial failure means nothing was sent, so the request
+// moves on to the next target whatever its method; any other failure is
+// returned, because the upstream may have acted on the request.
 func (p *backendPool) Do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) (int, error) {
 	n := len(p.targets)
 	start := int(p.seq[p.next.Add(1)%uint64(len(p.seq))])
@@ -121,7 +124,12 @@ func (p *backendPool) Do(req *fasthttp.Request, resp *fasthttp.Response, timeout
 		if !p.clientHost {
 			req.Header.SetHostBytes(p.hosts[t])
 		}
-		err = p.targets[t].do(req, resp, deadline)
+		err = p.targets[t].do(req, resp, deadline, false)
+		if isStale(err) {
+			// A reused connection died before any answer byte: once more on
+			// a fresh dial, never on another idle connection.
+			err = p.targets[t].do(req, resp, deadline, true)
+		}
 		if err == nil || !isDialError(err) {
 			return t, err
 		}
