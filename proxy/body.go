@@ -239,8 +239,11 @@ func (s *Server) guard(req *fasthttp.Request, st *reqState) bool {
 	if !req.IsBodyStream() {
 		return false
 	}
+	cl := req.Header.ContentLength()
+	if cl == 0 {
+		return false // "Content-Length: 0": nothing to read, nothing to check
+	}
 	if bs := req.BodyStream(); bs != io.Reader(&st.lim) {
-		cl := req.Header.ContentLength()
 		want := int64(cl)
 		if cl < 0 {
 			want = -1
