@@ -86,7 +86,6 @@ func FuzzUpstreamExchange(f *testing.F) {
 		}
 		fuzzScript.Store(&exchangeScript{raw: raw, closeAfter: closeAfter})
 		p := testPool(o.addr)
-		p.idleTimeout = 50 * time.Millisecond // bounds a stream that stalls
 		bp := &backendPool{targets: []*targetPool{p}, hosts: [][]byte{[]byte("origin.test")}, seq: []uint16{0}}
 
 		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
@@ -96,6 +95,7 @@ func FuzzUpstreamExchange(f *testing.F) {
 		if head {
 			req.Header.SetMethod("HEAD")
 		}
+		// 30 ms bounds the wait for an answer and each pause in a streamed body.
 		if _, err := bp.Do(req, resp, 30*time.Millisecond); err == nil && resp.IsBodyStream() {
 			if readLimit == 255 {
 				_, _ = io.Copy(io.Discard, resp.BodyStream())

@@ -184,12 +184,14 @@ func (p *targetPool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline
 	if err != nil {
 		return err
 	}
-	return p.exchange(c, reused, req, resp, deadline)
+	// A streamed answer body may outlive the deadline of its header; each
+	// pause in it is bounded by the API's timeout instead (the time left here).
+	return p.exchange(c, reused, req, resp, deadline, deadline.Sub(now))
 }
 
 // exchange runs one request/answer over c. On any failure c is closed: the
 // bytes on it are no longer known to be a message boundary.
-func (p *targetPool) exchange(c *upConn, reused bool, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
+func (p *targetPool) exchange(c *upConn, reused bool, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, stall time.Duration) error {
 	// A body stream cannot be sent twice; a body in memory can.
 	replayable := !req.IsBodyStream()
 	var err error
@@ -242,7 +244,7 @@ func (p *targetPool) exchange(c *upConn, reused bool, req *fasthttp.Request, res
 		p.finish(c, closeAfter)
 		return nil
 	}
-	return p.streamBody(c, resp, cl, closeAfter)
+	return p.streamBody(c, resp, cl, closeAfter, stall)
 }
 
 // finish returns a connection whose exchange is complete to the pool. Its

@@ -361,3 +361,33 @@ func TestIsStaleOnlyForStale(t *testing.T) {
 		t.Fatal("errStale does not unwrap")
 	}
 }
+
+// TestPoolStreamPauseIsNotIdleTimeout: a streamed answer may pause longer
+// than the pool's (short) idle timeout; only the API's timeout cuts it.
+func TestPoolStreamPauseIsNotIdleTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		var req fasthttp.Request
+		if req.Read(bufio.NewReader(c)) != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+		time.Sleep(300 * time.Millisecond) // the pause under test
+		_, _ = io.WriteString(c, "6\r\n world\r\n0\r\n\r\n")
+	}()
+	p := testPool(ln.Addr().String())
+	p.idleTimeout = 100 * time.Millisecond
+	st, body, err := poolGet(t, p, "GET", "/", false)
+	if err != nil || st != 200 || body != "hello world" {
+		t.Fatalf("%d %q %v: a pause longer than the idle timeout cut the answer", st, body, err)
+	}
+}

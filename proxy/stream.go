@@ -26,12 +26,15 @@ type bodyStream struct {
 
 var bodyStreamPool = sync.Pool{New: func() any { return &bodyStream{} }}
 
-func (p *targetPool) streamBody(c *upConn, resp *fasthttp.Response, cl int, closeAfter bool) error {
+// stall bounds each wait for more of the body: the API's answer timeout.
+// Not the pool's idle timeout: that is kept short, below origins'
+// keep-alive timeouts, and says nothing about how long a body may pause.
+func (p *targetPool) streamBody(c *upConn, resp *fasthttp.Response, cl int, closeAfter bool, stall time.Duration) error {
 	bs := bodyStreamPool.Get().(*bodyStream)
 	bs.pool, bs.conn, bs.done = p, c, false
 	bs.closeAfter = closeAfter || cl == -2 // a close-delimited body ends with the connection
 	bs.chunked = cl == -1
-	bs.timeout = p.idleTimeout
+	bs.timeout = stall
 	resp.Header.CopyTo(&bs.holder.Header)
 	bs.holder.StreamBody = true
 	if err := bs.holder.ReadBody(c.br, 0); err != nil {
@@ -48,7 +51,7 @@ func (p *targetPool) streamBody(c *upConn, resp *fasthttp.Response, cl int, clos
 }
 
 // Read refreshes the upstream read deadline on every call: a stream may run
-// long, but an upstream that stops sending for the idle timeout is cut.
+// long, but an upstream that stops sending for the API's timeout is cut.
 //
 // An answer cut short must never reach the client as complete (issue 10,
 // defect 2): fasthttp reports a chunked body whose upstream closed between
