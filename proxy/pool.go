@@ -68,9 +68,8 @@ func (e *errStale) Error() string { return "stale keep-alive connection: " + e.e
 func (e *errStale) Unwrap() error { return e.err }
 
 // isStale reports whether err says the request may be sent again on a fresh
-// connection (see errStale).
-// targetPool.do returns an *errStale unwrapped; a type assertion keeps the
-// success path free of the allocation errors.As costs.
+// connection (see errStale). targetPool.do returns an *errStale unwrapped,
+// so a type assertion does: errors.As would allocate on the success path.
 func isStale(err error) bool {
 	_, ok := err.(*errStale)
 	return ok
