@@ -145,6 +145,9 @@ func (c *compiler) server() {
 	if s.MaxTunnels < 0 {
 		c.add("server.max_tunnels", "must not be negative")
 	}
+	if s.MaxStreamingUploads < 0 {
+		c.add("server.max_streaming_uploads", "must not be negative (0 means the default, 64)")
+	}
 	for i, cidr := range s.TrustedProxies {
 		pfx, err := parsePrefix(cidr)
 		if err != nil {
@@ -171,6 +174,7 @@ func (c *compiler) server() {
 	out.StreamThreshold = int(s.StreamThreshold)
 	out.MaxConcurrentRequests = int64(s.MaxConcurrentRequests)
 	out.MaxTunnels = int64(s.MaxTunnels)
+	out.MaxStreamingUploads = s.MaxStreamingUploads
 	out.ShutdownTimeout = s.ShutdownTimeout.D()
 	out.WatchConfig = *s.WatchConfig
 	out.DemoOrigin = c.p.Config.DemoOrigin.Listen

@@ -88,6 +88,12 @@ type ServerConfig struct {
 	// MaxConcurrentRequests caps requests in flight across all listeners; more
 	// get 503 with code Overloaded. 0 means no limit (default 0).
 	MaxConcurrentRequests int `toml:"max_concurrent_requests"`
+	// MaxStreamingUploads caps request bodies streaming to upstreams at once:
+	// bodies up to StreamThreshold are read whole before an upstream
+	// connection is taken, larger ones hold one while they upload, and more
+	// than this many get 503 with code TooManyStreamingUploads, so slow
+	// uploaders cannot take the upstream pools (default 64).
+	MaxStreamingUploads int `toml:"max_streaming_uploads"`
 	// TrustedProxies are CIDRs of proxies in front of Sluice; when the socket
 	// peer is one of them, the client IP is the right-most X-Forwarded-For hop
 	// that is not trusted (default none).
@@ -174,7 +180,8 @@ type BackendConfig struct {
 	Targets []TargetConfig `toml:"targets"`
 	// PoolSize caps open connections per target (default 512).
 	PoolSize int `toml:"pool_size"`
-	// IdleTimeout closes a pooled upstream connection idle this long (default 60s).
+	// IdleTimeout closes a pooled upstream connection idle this long (default
+	// 1.5s, below common origin keep-alive timeouts: gunicorn 2s, Node 5s).
 	IdleTimeout Duration `toml:"idle_timeout"`
 	// ConnectTimeout bounds dialing a target; a failed dial moves on to the next target (default 3s).
 	ConnectTimeout Duration `toml:"connect_timeout"`

@@ -24,11 +24,18 @@ const (
 	// MaxConnectTimeout bounds a backend's connect_timeout.
 	MaxConnectTimeout     = time.Minute
 	DefaultPoolSize       = 512
-	DefaultUpstreamIdle   = 60 * time.Second
+	DefaultUpstreamIdle   = 1500 * time.Millisecond // see below
 	DefaultConnectTimeout = 3 * time.Second
 	DefaultMockStatus     = 200
 	MaxTargetWeight       = 1000
 )
+
+// DefaultUpstreamIdle is below the keep-alive timeouts origins commonly use
+// (gunicorn 2 s, Node and Apache 5 s): a pooled connection the gateway still
+// deems usable should not be one the origin has already closed (issue 10,
+// defect 4). DefaultMaxStreamingUploads bounds request bodies streaming
+// upstream at once (defect 6).
+const DefaultMaxStreamingUploads = 64
 
 // applyDefaults fills every zero value that has a default. Validation runs
 // after it, so validation sees exactly what will be compiled.
@@ -47,6 +54,9 @@ func applyDefaults(c *Config) {
 	setSize(&s.MaxHeaderSize, DefaultMaxHeaderSize)
 	setSize(&s.MaxBodySize, DefaultMaxBodySize)
 	setSize(&s.StreamThreshold, DefaultStreamThreshold)
+	if s.MaxStreamingUploads == 0 {
+		s.MaxStreamingUploads = DefaultMaxStreamingUploads
+	}
 	if s.WatchConfig == nil {
 		on := true
 		s.WatchConfig = &on

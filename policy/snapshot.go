@@ -87,6 +87,7 @@ type ServerSettings struct {
 	StreamThreshold       int
 	MaxConcurrentRequests int64
 	MaxTunnels            int64
+	MaxStreamingUploads   int
 	ShutdownTimeout       time.Duration
 	WatchConfig           bool
 	DemoOrigin            string

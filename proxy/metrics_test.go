@@ -142,6 +142,8 @@ var metricFamilies = []struct {
 	{"sluice_requests_unmatched_total", false, ""},
 	{"sluice_requests_rejected_total", false, "reason"},
 	{"sluice_upstream_errors_total", false, "kind"},
+	{"sluice_upstream_conns_dropped_total", false, "reason"},
+	{"sluice_client_body_errors_total", false, "reason"},
 	{"sluice_config_reloads_total", false, ""},
 	{"sluice_config_reload_errors_total", false, ""},
 	{"sluice_open_connections", false, ""},
@@ -386,7 +388,9 @@ func checkLabelValues(t *testing.T, fams map[string]*dto.MetricFamily) {
 		// below as identifiers.
 		"reason": {"framing": true, "parse": true, "overloaded": true, "body_too_large": true,
 			"http_version": true, "host": true, "loop": true,
-			"peer": true, "idle": true, "lifetime": true, "shutdown": true},
+			"peer": true, "idle": true, "lifetime": true, "shutdown": true, // tunnel closes
+			"streaming_uploads": true, "stale": true, "unexpected_bytes": true, // upstream hygiene
+			"malformed": true, "truncated": true, "timeout": true}, // client body errors
 		"direction": {"upstream": true, "downstream": true},
 	}
 	ourAPIs := map[string]bool{}

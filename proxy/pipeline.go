@@ -131,7 +131,7 @@ type step func(s *Server, ctx *fasthttp.RequestCtx, st *reqState) outcome
 // access-log record and the metrics.
 var requestSteps = [...]step{
 	(*Server).ipAccess,
-	(*Server).bufferBody,
+	(*Server).readBodyStep,
 	(*Server).preflight,
 	(*Server).authenticate,
 	(*Server).throttle,
@@ -241,10 +241,10 @@ var noRouteMessages = func() (m [3]string) {
 	return m
 }()
 
-// bufferBody brings the body into memory for the steps that read it (HMAC,
-// form and JSON parameters), bounded by max_body_size, and makes a streamed
-// body of unknown length fail past max_body_size while it is forwarded.
-func (s *Server) bufferBody(ctx *fasthttp.RequestCtx, st *reqState) outcome {
+// readBodyStep brings the body into memory for the steps that read it (HMAC,
+// form and JSON parameters), bounded by max_body_size, and guards a streamed
+// body while it is forwarded (body.go).
+func (s *Server) readBodyStep(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	if st.api.ReadsBody && !s.readBody(ctx, st) {
 		return answered
 	}
@@ -348,6 +348,11 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	}
 	if api.Backend.Mock == nil {
 		s.prepareUpstreamRequest(ctx, st)
+		// Request buffering: a body up to stream_threshold is read whole
+		// before an upstream connection is taken (body.go).
+		if !s.bufferBody(ctx, st) {
+			return answered
+		}
 	}
 	x := &st.x
 	x.Req, x.Resp = req, &ctx.Response
@@ -355,11 +360,15 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	sent := time.Now()
 	x.Deadline = sent.Add(api.Timeout)
 	err := api.Backend.Upstream.Do(x)
+	s.endUpload(st)
 	if x.Target >= 0 {
 		st.backend = time.Since(sent)
 	}
 	if err != nil {
 		status, code, msg := upstreamError(err)
+		if isClientBody(err) {
+			st.clientClose = true
+		}
 		if st.lim.tripped {
 			rejectedBodySize.Inc()
 			status, code, msg = fasthttp.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body is larger than the limit"
@@ -376,6 +385,10 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 // upstreamError maps a forwarding failure to the client's status.
 func upstreamError(err error) (int, string, string) {
 	switch {
+	case isClientBody(err):
+		return clientBodyStatus(err) // the client's fault, not the upstream's
+	case errors.Is(err, errBodyTooLarge):
+		return fasthttp.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body is larger than the limit"
 	case errors.Is(err, fasthttp.ErrTimeout) || isTimeout(err):
 		upstreamErrTimeout.Inc()
 		return fasthttp.StatusGatewayTimeout, CodeGatewayTimeout, "the upstream did not answer in time"

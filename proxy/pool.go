@@ -3,12 +3,18 @@ package proxy
 import (
 	"bufio"
 	"errors"
-	"io"
 	"net"
 	"sync"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
+)
+
+// Pool hygiene counters: connections dropped instead of being reused.
+var (
+	staleDropped  = metrics.NewCounter(`sluice_upstream_conns_dropped_total{reason="stale"}`)
+	desyncDropped = metrics.NewCounter(`sluice_upstream_conns_dropped_total{reason="unexpected_bytes"}`)
 )
 
 // targetPool is a keep-alive connection pool to one upstream target, and the
@@ -42,6 +48,7 @@ type upConn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	lastUsed time.Time
+	probe    connProbe // checks an idle connection before reuse; zero for test pipes
 }
 
 // errDial marks a failure to establish a connection: nothing was sent.
@@ -50,18 +57,59 @@ type errDial struct{ err error }
 func (e *errDial) Error() string { return "dial: " + e.err.Error() }
 func (e *errDial) Unwrap() error { return e.err }
 
+// errStale marks a failure on a reused keep-alive connection before any
+// answer byte arrived, for a request that is safe to send again: the
+// upstream most likely closed the idle connection just as it was taken.
+// The backend layer retries it once on a freshly dialed connection
+// (backendPool.Do); nothing else retries.
+type errStale struct{ err error }
+
+func (e *errStale) Error() string { return "stale keep-alive connection: " + e.err.Error() }
+func (e *errStale) Unwrap() error { return e.err }
+
+// isStale reports whether err says the request may be sent again on a fresh
+// connection (see errStale). targetPool.do returns an *errStale unwrapped,
+// so a type assertion does: errors.As would allocate on the success path.
+func isStale(err error) bool {
+	_, ok := err.(*errStale)
+	return ok
+}
+
 // acquire returns an idle connection (reused=true) or dials a new one.
+// fresh never takes an idle connection: it is the retry after a stale one,
+// and another idle connection may be just as stale.
+//
+// An idle connection is probed before use (connProbe): one that the
+// upstream closed, or that holds bytes nobody asked for, is dropped here,
+// before anything was written to it, so any request, POST included, goes
+// out on the next one instead.
 func (p *targetPool) acquire(now time.Time, fresh bool) (*upConn, bool, error) {
 	p.mu.Lock()
-	for !fresh && len(p.idle) > 0 {
-		n := len(p.idle) - 1
-		c := p.idle[n]
-		p.idle[n] = nil
-		p.idle = p.idle[:n]
+	for n := len(p.idle); !fresh && n > 0; n = len(p.idle) {
+		c := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
 		if now.Sub(c.lastUsed) < p.idleTimeout {
 			p.mu.Unlock()
-			return c, true, nil
+			if c.probe.alive() {
+				return c, true, nil
+			}
+			staleDropped.Inc()
+			_ = c.c.Close()
+			p.mu.Lock()
+			p.open--
+			continue
 		}
+		p.open--
+		_ = c.c.Close()
+	}
+	if fresh && p.open >= p.maxConns && len(p.idle) > 0 {
+		// A fresh dial at the connection cap: the oldest idle connection
+		// gives its place, so the retry is not refused for lack of room.
+		c := p.idle[0]
+		copy(p.idle, p.idle[1:])
+		p.idle[len(p.idle)-1] = nil
+		p.idle = p.idle[:len(p.idle)-1]
 		p.open--
 		_ = c.c.Close()
 	}
@@ -85,7 +133,9 @@ func (p *targetPool) acquire(now time.Time, fresh bool) (*upConn, bool, error) {
 		p.mu.Unlock()
 		return nil, false, &errDial{err}
 	}
-	return &upConn{c: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}, false, nil
+	c := &upConn{c: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}
+	c.probe.init(nc)
+	return c, false, nil
 }
 
 // release returns a healthy connection to the idle stack.
@@ -116,11 +166,14 @@ func (p *targetPool) closeIdle() {
 	}
 }
 
-// do sends req and reads the answer's header into resp, then its body or a
-// stream of it: one attempt. fresh dials a new connection instead of taking
-// an idle one. A reused connection that failed before any answer byte, for a
-// request safe to send again, fails with an error isStale reports: the
-// chain's retry layer then tries once more on a fresh connection.
+// do makes ONE attempt: it sends req and reads the answer's header into
+// resp, then its body or a stream of it. fresh dials a new connection
+// instead of taking an idle one.
+//
+// It never retries by itself: when a reused connection failed before any
+// answer byte and the request is safe to send again, the error satisfies
+// isStale and the caller (backendPool.Do, the one place retries live) may
+// call again with fresh=true.
 func (p *targetPool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, fresh bool) error {
 	now := time.Now()
 	if !now.Before(deadline) {
@@ -130,38 +183,19 @@ func (p *targetPool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline
 	if err != nil {
 		return err
 	}
-	retry, err := p.exchange(c, req, resp, deadline)
-	if err != nil && retry && reused {
-		return &errStale{err}
-	}
-	return err
+	// A streamed answer body may outlive the deadline of its header; each
+	// pause in it is bounded by the API's timeout instead (the time left here).
+	return p.exchange(c, reused, req, resp, deadline, deadline.Sub(now))
 }
 
-// errStale is a failure on a reused idle connection before any answer byte.
-type errStale struct{ err error }
-
-func (e *errStale) Error() string { return "stale keep-alive connection: " + e.err.Error() }
-func (e *errStale) Unwrap() error { return e.err }
-
-func isStale(err error) bool {
-	_, ok := err.(*errStale)
-	return ok
-}
-
-// errClientBody is a failure to read the client's request body while it was
-// forwarded: the client's fault, not the upstream's.
-type errClientBody struct {
-	err     error
-	timeout bool
-}
-
-func (e *errClientBody) Error() string { return "client body: " + e.err.Error() }
-func (e *errClientBody) Unwrap() error { return e.err }
-
-func (p *targetPool) exchange(c *upConn, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) (retry bool, err error) {
-	streamingUp := req.IsBodyStream()
+// exchange runs one request/answer over c. On any failure c is closed: the
+// bytes on it are no longer known to be a message boundary.
+func (p *targetPool) exchange(c *upConn, reused bool, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, stall time.Duration) error {
+	// A body stream cannot be sent twice; a body in memory can.
+	replayable := !req.IsBodyStream()
+	var err error
 	// One deadline call where possible: each one is a runtime timer update.
-	if streamingUp {
+	if !replayable {
 		// A large upload may legitimately take longer than the answer timeout;
 		// the client connection's read timeout bounds it instead.
 		if err = c.c.SetWriteDeadline(time.Time{}); err == nil {
@@ -175,39 +209,57 @@ func (p *targetPool) exchange(c *upConn, req *fasthttp.Request, resp *fasthttp.R
 			err = c.bw.Flush()
 		}
 	}
+	if err == nil {
+		// No answer byte yet is the one case a retry may cure: Peek tells it
+		// apart from a failure in the middle of an answer.
+		_, err = c.br.Peek(1)
+	}
 	if err != nil {
 		p.discard(c)
-		return !streamingUp, err
+		// The write may have reached the upstream, so only an idempotent
+		// request is sent again; a POST is retried only when the probe in
+		// acquire saw the connection closed before anything was written.
+		if reused && replayable && isIdempotent(req) && !isTimeout(err) && !errors.Is(err, fasthttp.ErrTimeout) {
+			return &errStale{err}
+		}
+		return err
 	}
 	if err = readAnswerHeader(c.br, &resp.Header); err != nil {
 		p.discard(c)
-		// io.EOF before the first byte: the upstream closed an idle
-		// connection; the request was most likely never processed.
-		return errors.Is(err, io.EOF) && !streamingUp && isIdempotent(req), err
+		return err
 	}
 	closeAfter := resp.Header.ConnectionClose()
 	if req.Header.IsHead() || noBodyStatus(resp.Header.StatusCode()) {
 		resp.SkipBody = true
 		p.finish(c, closeAfter)
-		return false, nil
+		return nil
 	}
 	cl := resp.Header.ContentLength()
 	if cl >= 0 && cl <= p.streamAbove {
 		if err = resp.ReadBody(c.br, 0); err != nil {
 			p.discard(c)
-			return false, err
+			return err
 		}
 		p.finish(c, closeAfter)
-		return false, nil
+		return nil
 	}
-	return false, p.streamBody(c, resp, cl, closeAfter)
+	return p.streamBody(c, resp, cl, closeAfter, stall)
 }
 
 // finish returns a connection whose exchange is complete to the pool. Its
 // deadline is left as it is: an idle connection does no I/O, and the next
 // exchange sets a fresh one.
+//
+// Bytes already buffered after a complete answer (after a 204 or 304, past a
+// Content-Length, a body after a HEAD answer) belong to no request: reusing
+// the connection would hand them to the next, unrelated one as its answer
+// (response desync, issue 10 defect 3). Such a connection is closed. Bytes
+// that arrive later are caught by the probe in acquire.
 func (p *targetPool) finish(c *upConn, closeAfter bool) {
-	if closeAfter {
+	if closeAfter || c.br.Buffered() > 0 {
+		if !closeAfter {
+			desyncDropped.Inc()
+		}
 		p.discard(c)
 		return
 	}

@@ -21,15 +21,20 @@ type bodyStream struct {
 	timeout    time.Duration
 	done       bool
 	closeAfter bool
+	chunked    bool
 }
 
 var bodyStreamPool = sync.Pool{New: func() any { return &bodyStream{} }}
 
-func (p *targetPool) streamBody(c *upConn, resp *fasthttp.Response, cl int, closeAfter bool) error {
+// stall bounds each wait for more of the body: the API's answer timeout.
+// Not the pool's idle timeout: that is kept short, below origins'
+// keep-alive timeouts, and says nothing about how long a body may pause.
+func (p *targetPool) streamBody(c *upConn, resp *fasthttp.Response, cl int, closeAfter bool, stall time.Duration) error {
 	bs := bodyStreamPool.Get().(*bodyStream)
 	bs.pool, bs.conn, bs.done = p, c, false
 	bs.closeAfter = closeAfter || cl == -2 // a close-delimited body ends with the connection
-	bs.timeout = p.idleTimeout
+	bs.chunked = cl == -1
+	bs.timeout = stall
 	resp.Header.CopyTo(&bs.holder.Header)
 	bs.holder.StreamBody = true
 	if err := bs.holder.ReadBody(c.br, 0); err != nil {
@@ -46,17 +51,34 @@ func (p *targetPool) streamBody(c *upConn, resp *fasthttp.Response, cl int, clos
 }
 
 // Read refreshes the upstream read deadline on every call: a stream may run
-// long, but an upstream that stops sending for the idle timeout is cut.
+// long, but an upstream that stops sending for the API's timeout is cut.
+//
+// An answer cut short must never reach the client as complete (issue 10,
+// defect 2): fasthttp reports a chunked body whose upstream closed between
+// chunks as io.EOF, like a real end (see chunkedEnded), so that EOF becomes
+// io.ErrUnexpectedEOF here; a Content-Length body cut short already fails
+// with it. Any error is returned alone, never with data: fasthttp's chunked
+// writer writes data that comes with an error and keeps going. On an error
+// fasthttp's server stops writing the answer without the terminating chunk
+// and closes the client connection.
 func (bs *bodyStream) Read(p []byte) (int, error) {
 	if bs.src == nil {
-		return 0, io.EOF
+		return 0, io.ErrUnexpectedEOF
 	}
 	_ = bs.conn.c.SetReadDeadline(time.Now().Add(bs.timeout))
 	n, err := bs.src.Read(p)
-	if err == io.EOF {
-		bs.done = true
+	if err == nil {
+		return n, nil
 	}
-	return n, err
+	if err == io.EOF && (!bs.chunked || chunkedEnded(bs.src)) {
+		bs.done = true
+		return n, io.EOF
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	bs.src = nil // failed: the connection is discarded on Close
+	return 0, err
 }
 
 // Close is called by fasthttp once the answer was written (or abandoned).

@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicegw/sluice/policy"
@@ -29,6 +30,7 @@ type upstreams struct {
 	reg         *registry
 	gen         uint64
 	streamAbove int
+	uploads     atomic.Int64 // request bodies streaming upstream now (bufferBody)
 }
 
 type hostPool struct {
