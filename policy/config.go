@@ -158,6 +158,8 @@ type APIConfig struct {
 	Params *params.Config `toml:"params"`
 	// Transform rewrites request headers and query parameters, and response headers.
 	Transform *TransformConfig `toml:"transform"`
+	// Resilience: retry, split (resilience.go).
+	APIResilienceConfig
 }
 
 // BackendConfig is one [[backends]] entry: a pool of HTTP targets, or a mock.
@@ -178,6 +180,8 @@ type BackendConfig struct {
 	HostHeader string `toml:"host_header"`
 	// Mock, when set, answers without any upstream; Targets must then be empty.
 	Mock *MockConfig `toml:"mock"`
+	// Resilience: health_check, outlier, limits, breaker, balance, retry_budget (resilience.go).
+	BackendResilienceConfig
 }
 
 // TargetConfig is one upstream server of a backend.
