@@ -116,6 +116,7 @@ func classify(err error) failKind {
 //   - anything else is returned: the upstream may have acted on the request.
 func (c *chain) Do(x *policy.Exchange) error {
 	c.active.Add(1)
+	c.earn()
 	rp := x.Retry
 	n := len(c.targets)
 	var tried uint64 // bit i: target i was tried (targets past 64 may repeat)
@@ -163,9 +164,12 @@ func (c *chain) Do(x *policy.Exchange) error {
 			break
 		}
 		if kind == failConnect || kind == failRefused {
-			// Nothing was sent: move on without backoff or budget while an
-			// untried target is left.
+			// Nothing was sent: move on at once, without backoff, while an
+			// untried target is left and the budget allows another attempt.
 			if failovers < n-1 && untried(tried, n) {
+				if !c.spend(&retrying) {
+					break
+				}
 				failovers++
 				continue
 			}
@@ -174,12 +178,8 @@ func (c *chain) Do(x *policy.Exchange) error {
 		if rp == nil || tries >= rp.Attempts || !c.retries(rp, kind, x) {
 			break
 		}
-		if !retrying {
-			if !c.takeBudget() {
-				c.m.budgetExhausted.Inc()
-				break
-			}
-			retrying = true
+		if !c.spend(&retrying) {
+			break
 		}
 		retries++
 		if !c.backoff(rp, retries, x.Deadline) {
@@ -239,14 +239,45 @@ func (c *chain) retries(rp *policy.RetryPolicy, kind failKind, x *policy.Exchang
 	return false
 }
 
-// takeBudget admits one more retrying request: retries may add at most
-// budget percent to the backend's active requests, with min_concurrency
-// always allowed (Envoy's retry budget).
-func (c *chain) takeBudget() bool {
+// The retry budget has two halves, both from the backend's retry_budget:
+//   - concurrency (Envoy's): requests that are retrying may be at most
+//     percent of the backend's active requests, min_concurrency always
+//     allowed;
+//   - volume: every request earns percent/100 of an attempt and every
+//     attempt past a request's first spends one, so over any run the
+//     attempts stay within (1 + percent/100) x requests plus the bucket's
+//     burst (retryBurst x min_concurrency attempts, full when the chain is
+//     bound, so a reload or start can fail over at once). Failing fast (refused
+//     connections) would otherwise pass many retries through few slots.
+//
+// Failovers after a refused connect spend from the budget too: with every
+// target down, that is what keeps a dead backend from seeing a storm.
+const retryBurst = 10
+
+// earn credits the volume budget with one request's share, in thousandths.
+func (c *chain) earn() {
 	b := c.res.Budget
-	limit := max(b.MinConcurrency, c.active.Load()*b.Percent/100)
-	if c.retrying.Add(1) > limit {
-		c.retrying.Add(-1)
+	if c.tokens.Load() < b.MinConcurrency*retryBurst*1000 {
+		c.tokens.Add(b.Percent * 10)
+	}
+}
+
+// spend admits one more attempt of a request; retrying says whether the
+// request already holds a concurrency slot (released when Do returns).
+func (c *chain) spend(retrying *bool) bool {
+	if !*retrying {
+		b := c.res.Budget
+		limit := max(b.MinConcurrency, c.active.Load()*b.Percent/100)
+		if c.retrying.Add(1) > limit {
+			c.retrying.Add(-1)
+			c.m.budgetExhausted.Inc()
+			return false
+		}
+		*retrying = true
+	}
+	if c.tokens.Add(-1000) < 0 {
+		c.tokens.Add(1000)
+		c.m.budgetExhausted.Inc()
 		return false
 	}
 	return true

@@ -80,7 +80,7 @@ func New(opts Options) *Server {
 	if clock == nil {
 		clock = processClock{}
 	}
-	return &Server{opts: opts, log: log, clock: clock, ups: newUpstreams(opts.Dial), jwt: jwtauth.NewRegistry(),
+	return &Server{opts: opts, log: log, clock: clock, ups: newUpstreams(opts.Dial, clock.Nanotime), jwt: jwtauth.NewRegistry(),
 		limits: opts.Limits, nonces: opts.Nonces}
 }
 

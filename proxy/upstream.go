@@ -47,8 +47,13 @@ type hostPool struct {
 	gen  uint64 // last reload generation that bound it
 }
 
-func newUpstreams(dial DialFunc) *upstreams {
-	return &upstreams{dial: dial, pools: map[string]*hostPool{}, reg: newRegistry(), now: upstreamNow,
+// newUpstreams builds the bookkeeping; now is the server's clock (a fake
+// one in tests), nil the process clock.
+func newUpstreams(dial DialFunc, now func() int64) *upstreams {
+	if now == nil {
+		now = upstreamNow
+	}
+	return &upstreams{dial: dial, pools: map[string]*hostPool{}, reg: newRegistry(), now: now,
 		checks: map[string]*checker{}, wanted: map[string]wantedCheck{}}
 }
 
@@ -122,6 +127,7 @@ func (u *upstreams) bind(b *policy.Backend) (policy.Upstream, error) {
 		}
 	}
 	c.bal = newBalancer(res.Balance, weights, addrs, c.targets)
+	c.tokens.Store(res.Budget.MinConcurrency * retryBurst * 1000) // a new chain starts with the full burst
 	return c, nil
 }
 
@@ -192,6 +198,7 @@ type chain struct {
 	now        func() int64
 	active     atomic.Int64 // requests in this chain (the retry budget's base)
 	retrying   atomic.Int64 // requests that have retried, until they finish
+	tokens     atomic.Int64 // volume retry budget, thousandths of an attempt (retry.go)
 	m          *backendMetrics
 }
 
