@@ -173,4 +173,6 @@ func (g *gateway) attemptsTo(addr string) uint64 {
 	return 0
 }
 
-func dialTimeout(addr string, d time.Duration) (net.Conn, error) { return net.DialTimeout("tcp", addr, d) }
+func dialTimeout(addr string, d time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", addr, d)
+}
