@@ -176,3 +176,7 @@ func (g *gateway) attemptsTo(addr string) uint64 {
 func dialTimeout(addr string, d time.Duration) (net.Conn, error) {
 	return net.DialTimeout("tcp", addr, d)
 }
+
+func newTestClient(addr string) *fasthttp.HostClient {
+	return &fasthttp.HostClient{Addr: addr, MaxConns: 64, ReadTimeout: 10 * time.Second}
+}
