@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -153,4 +154,39 @@ backend = "one"
 		t.Fatalf("overloaded answer took %v, want at once", d)
 	}
 	wg.Wait()
+}
+
+// The access log records the target that answered and the attempt count.
+func TestAccessLogRecordsUpstreamAndAttempts(t *testing.T) {
+	a, b := newTestOrigin(t), newTestOrigin(t)
+	a.status.Store(503)
+	path := filepath.Join(t.TempDir(), "access.log")
+	cfg := "[access_log]\n" + fileSinkTOML("f", path) + retryConfig("5s", "0s", false)
+	g := resilienceGateway(t, cfg, Options{}, a.url(), b.url())
+	for i := 0; i < 4; i++ {
+		if st, _, err := g.get("/r/1", nil); err != nil || st != 200 {
+			t.Fatalf("status %d %v", st, err)
+		}
+	}
+	shutdownGateway(t, g)
+	lines := readLogFile(t, path)
+	if len(lines) != 4 {
+		t.Fatalf("%d records, want 4", len(lines))
+	}
+	retried := 0
+	for _, l := range lines {
+		if l.Upstream != b.url() {
+			t.Fatalf("upstream %q, want the target that answered, %q", l.Upstream, b.url())
+		}
+		switch l.Attempts {
+		case 1:
+		case 2:
+			retried++
+		default:
+			t.Fatalf("attempts %d, want 1 or 2", l.Attempts)
+		}
+	}
+	if retried == 0 {
+		t.Fatal("no record shows the retry")
+	}
 }
