@@ -44,7 +44,9 @@ type BackendResilienceConfig struct {
 	// `rise` in a row (default: no active checks).
 	HealthCheck *HealthCheckConfig `toml:"health_check"`
 	// Outlier is passive health: targets are ejected on the answers real
-	// requests get (default on, with the values below).
+	// requests get; an ejection ends after its time, or when active checks
+	// that took the target down see it come back (default on, with the
+	// values below).
 	Outlier *OutlierConfig `toml:"outlier"`
 	// Limits caps what one target is asked to do at once.
 	Limits *TargetLimitsConfig `toml:"limits"`

@@ -13,8 +13,8 @@ import (
 // the target every interval (the first probe at a random point within the
 // first interval, so a gateway start or reload never sends a burst), and
 // flips the target's shared state in the registry: down after `fall`
-// failures in a row, up after `rise` passes in a row. A pass also ends a
-// passive ejection early. Checkers are started only when a snapshot is put
+// failures in a row, up after `rise` passes in a row; coming back up also
+// ends a passive ejection early. Checkers are started only when a snapshot is put
 // into service (upstreams.end), never while a config is compiled or
 // checked, and live while a serving snapshot asks for them; a reload that
 // keeps the settings keeps the running checker and its schedule.
@@ -89,13 +89,13 @@ func (u *upstreams) runCheck(c *checker, w wantedCheck) {
 		if ok {
 			tg.m.checksOK.Inc()
 			passes, fails = passes+1, 0
-			if tg.down.Load() {
-				if passes >= spec.Rise {
-					tg.down.Store(false)
-					tg.upSince.Store(now)
-					tg.unEject(now)
-				}
-			} else {
+			// Coming back up ends a passive ejection too: the checks saw the
+			// target fail and recover. A pass of a target the checks never
+			// took down does not: it was ejected for what real requests got
+			// (5xx, timeouts on other paths), which /health may not show.
+			if tg.down.Load() && passes >= spec.Rise {
+				tg.down.Store(false)
+				tg.upSince.Store(now)
 				tg.unEject(now)
 			}
 		} else {
