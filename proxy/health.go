@@ -83,7 +83,7 @@ func (u *upstreams) runCheck(c *checker, w wantedCheck) {
 			return
 		case <-timer.C:
 		}
-		ok := u.probe(w, c.stop)
+		ok := u.probe(w)
 		tg := w.tg
 		now := u.now()
 		if ok {
@@ -111,7 +111,7 @@ func (u *upstreams) runCheck(c *checker, w wantedCheck) {
 
 // probe runs one check: a TCP connect, or an HTTP/1.1 GET of the path
 // whose status line must carry a passing status.
-func (u *upstreams) probe(w wantedCheck, stop chan struct{}) bool {
+func (u *upstreams) probe(w wantedCheck) bool {
 	spec := w.spec
 	deadline := time.Now().Add(spec.Timeout)
 	var conn net.Conn
