@@ -274,6 +274,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if c, ok := s.limits.(io.Closer); ok {
 		_ = c.Close()
 	}
+	s.ups.stopChecks() // health checkers (health.go)
 	return err
 }
 

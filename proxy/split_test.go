@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -132,5 +134,53 @@ func TestSplitStickyKeepsClientOnOneSide(t *testing.T) {
 	t.Logf("%d of %d sticky clients on v2", onV2, clients)
 	if onV2 == 0 || onV2 > clients*12/100 {
 		t.Fatalf("%d of %d clients on v2, want about 5 %%", onV2, clients)
+	}
+}
+
+// A split over backends with targets: the member's target index is
+// shifted onto the split backend's targets, so the access log names the
+// target that answered.
+func TestSplitOverTargetsLogsTheAnsweringTarget(t *testing.T) {
+	a, b, c := newTestOrigin(t), newTestOrigin(t), newTestOrigin(t)
+	path := filepath.Join(t.TempDir(), "access.log")
+	cfg := "[access_log]\n" + fileSinkTOML("f", path) + `
+[[backends]]
+name = "stable"
+targets = [{ url = "{{A}}" }, { url = "{{B}}" }]
+[[backends]]
+name = "canary"
+targets = [{ url = "{{C}}" }]
+[[groups]]
+name = "g"
+[[groups.apis]]
+name = "s"
+path = "/s"
+backend = "stable"
+[groups.apis.split]
+backends = [{ backend = "stable", weight = 1 }, { backend = "canary", weight = 1 }]
+`
+	g := resilienceGateway(t, cfg, Options{}, a.url(), b.url(), c.url())
+	var answered []string
+	for i := 0; i < 12; i++ {
+		st, body, err := g.get("/s", nil)
+		if err != nil || st != 200 {
+			t.Fatalf("status %d %v", st, err)
+		}
+		answered = append(answered, string(body))
+	}
+	shutdownGateway(t, g)
+	lines := readLogFile(t, path)
+	if len(lines) != len(answered) {
+		t.Fatalf("%d records for %d requests", len(lines), len(answered))
+	}
+	seen := map[string]int{}
+	for i, l := range lines {
+		if want := `{"origin":"` + strings.TrimPrefix(l.Upstream, "http://") + `"}`; answered[i] != want {
+			t.Fatalf("record %d: upstream %q but %s answered", i, l.Upstream, answered[i])
+		}
+		seen[l.Upstream]++
+	}
+	if len(seen) != 3 || seen[c.url()] != 6 {
+		t.Fatalf("answers per target %v, want all three, the canary half", seen)
 	}
 }
