@@ -183,8 +183,7 @@ func (c *chain) Do(x *policy.Exchange) error {
 		}
 		retries++
 		if !c.backoff(rp, retries, x.Deadline) {
-			err = fasthttp.ErrTimeout
-			break
+			break // no time left for another try: the last answer or error stands
 		}
 		c.m.retries.Inc()
 		if kind == failStatus {
@@ -327,6 +326,7 @@ func (c *chain) attempt(i int, x *policy.Exchange, deadline time.Time, fresh boo
 	tg.m.attempts.Inc()
 	err := c.pools[i].do(x.Req, x.Resp, deadline, fresh)
 	tg.inflight.Add(-1)
+	now = c.now() // the result's time: a try may have taken seconds
 	if err != nil && isStale(err) {
 		if probe {
 			tg.br.probes.Add(-1)
