@@ -268,6 +268,7 @@ func (c *compiler) backends() map[string]*Backend {
 		}
 		cb := &Backend{Name: b.Name, PoolSize: b.PoolSize, IdleTimeout: b.IdleTimeout.D(),
 			ConnectTimeout: b.ConnectTimeout.D()}
+		cb.Resilience = c.backendResilience(key, b)
 		switch b.HostHeader {
 		case "target":
 		case "client":
@@ -521,9 +522,14 @@ func (c *compiler) api(key string, a *APIConfig, cg *Group, st StageID, vars map
 		c.addOnce(key+".backend", "unknown backend "+quote(bname))
 		return
 	}
+	if a.Split != nil {
+		if b = c.split(key, a.Split, bname, vars, backends); b == nil {
+			return
+		}
+	}
 	api := &API{Group: cg, Name: a.Name, Stage: st, Path: a.Path, Methods: a.Methods, Backend: b, Timeout: a.Timeout.D(),
 		ID: xxhash.Sum64String(cg.Name + "/" + a.Name), ACLs: pol.acls, CORS: pol.cors, Auth: pol.auth,
-		Throttle: pol.throttle, Params: pol.params,
+		Throttle: pol.throttle, Params: pol.params, Retry: c.retryPolicy(key+".retry", a.Retry),
 		ReadsBody: pol.auth != nil && pol.auth.HMAC != nil || a.Params != nil && paramsReadBody(a.Params)}
 	api.LimitID = api.ID
 	if pol.throttle != nil && !pol.throttle.ShareStages {

@@ -169,6 +169,8 @@ type APIConfig struct {
 	Transform *TransformConfig `toml:"transform"`
 	// WebSocket, when present, tunnels WebSocket upgrades (see websocket.go).
 	WebSocket *WebSocketConfig `toml:"websocket"`
+	// Resilience: retry, split (resilience.go).
+	APIResilienceConfig
 }
 
 // BackendConfig is one [[backends]] entry: a pool of HTTP targets, or a mock.
@@ -190,6 +192,8 @@ type BackendConfig struct {
 	HostHeader string `toml:"host_header"`
 	// Mock, when set, answers without any upstream; Targets must then be empty.
 	Mock *MockConfig `toml:"mock"`
+	// Resilience: health_check, outlier, limits, breaker, balance, retry_budget (resilience.go).
+	BackendResilienceConfig
 }
 
 // TargetConfig is one upstream server of a backend.

@@ -131,6 +131,8 @@ type API struct {
 	Transform *Transform
 	// WebSocket is set when the API tunnels WebSocket upgrades.
 	WebSocket *WebSocket
+	// Retry is the API's retry policy; nil: no retries (resilience.go).
+	Retry *RetryPolicy
 	// ReadsBody is set when a step reads the body (HMAC signatures, form or
 	// JSON parameters): the data plane then buffers it, bounded.
 	ReadsBody bool
@@ -147,6 +149,7 @@ type Backend struct {
 	ClientHost     bool // pass the client's Host header instead of the target's
 	Mock           *MockAnswer
 	Upstream       Upstream
+	Resilience     *Resilience // health, ejection, limits, breaker, balancing, budget, split (resilience.go)
 }
 
 // TargetSpec is one upstream server.
@@ -189,6 +192,12 @@ type Exchange struct {
 	Target int
 	// Attempts counts the upstream attempts made (0 for a mock answer).
 	Attempts int
+	// Retry, Client, Path and Params are set by the pipeline for the retry
+	// layer, hashing balancers and sticky splits (resilience.go).
+	Retry  *RetryPolicy
+	Client netip.Addr
+	Path   []byte
+	Params *radix.Params
 }
 
 // MatchResult says how a request related to the route tables.

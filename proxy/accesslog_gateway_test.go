@@ -50,6 +50,7 @@ type logLine struct {
 	API       string `json:"api"`
 	Consumer  string `json:"consumer"`
 	Upstream  string `json:"upstream"`
+	Attempts  int    `json:"attempts"`
 	LatencyUS int64  `json:"latency_us"`
 	GatewayUS int64  `json:"gateway_us"`
 	BackendUS int64  `json:"backend_us"`

@@ -34,6 +34,7 @@ func NewAdmin(s *Server, r *Reloader) *Admin {
 	rt.GET("/metrics", a.guard(a.metrics))
 	rt.GET("/admin/config", a.guard(a.config))
 	rt.GET("/admin/routes", a.guard(a.routes))
+	rt.GET("/admin/upstreams", a.guard(a.upstreams))
 	rt.POST("/admin/reload", a.guard(a.reload))
 	rt.NotFound = func(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusNotFound, CodeNotFound, "no such admin endpoint", nil)

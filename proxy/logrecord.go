@@ -33,6 +33,7 @@ func (s *Server) logRecord(ctx *fasthttp.RequestCtx, st *reqState, status int, t
 		if t := st.x.Target; t >= 0 && t < len(api.Backend.Targets) {
 			r.SetString(accesslog.FieldUpstream, api.Backend.Targets[t].URL)
 		}
+		r.Attempts = st.x.Attempts
 	}
 	switch st.throttleOutcome {
 	case "":

@@ -166,6 +166,20 @@ var metricFamilies = []struct {
 	{"sluice_tunnels_closed_total", false, "reason"},
 	{"sluice_tunnels_refused_total", false, ""},
 	{"sluice_tunnel_bytes_total", false, "direction"},
+	// Upstream resilience (issue 12): per target address, per backend.
+	{"sluice_upstream_ejections_total", false, "target"},
+	{"sluice_upstream_health_checks_total", false, "result,target"},
+	{"sluice_upstream_attempts_total", false, "target"},
+	{"sluice_upstream_attempt_failures_total", false, "target"},
+	{"sluice_upstream_overloaded_total", false, "target"},
+	{"sluice_upstream_breaker_transitions_total", false, "target,to"},
+	{"sluice_upstream_healthy", false, "target"},
+	{"sluice_upstream_ejected", false, "target"},
+	{"sluice_upstream_breaker_state", false, "target"},
+	{"sluice_upstream_active_requests", false, "target"},
+	{"sluice_upstream_retries_total", false, "backend"},
+	{"sluice_upstream_retry_budget_exhausted_total", false, "backend"},
+	{"sluice_upstream_panic_total", false, "backend"},
 	// Go runtime and process metrics (WritePrometheus(w, true)).
 	{"go_goroutines", false, ""},
 	{"go_memstats_alloc_bytes", false, ""},
@@ -382,8 +396,9 @@ func checkLabelValues(t *testing.T, fams map[string]*dto.MetricFamily) {
 		"stage":  {"RELEASE": true, "PRE": true, "TEST": true},
 		"class":  {"1xx": true, "2xx": true, "3xx": true, "4xx": true, "5xx": true},
 		"scope":  {"api": true, "consumer": true, "client_ip": true, "quota": true},
-		"kind":   {"timeout": true, "connect": true, "no_free_connection": true, "reset": true},
-		"result": {"ok": true, "error": true},
+		"kind":   {"timeout": true, "connect": true, "no_free_connection": true, "reset": true, "overloaded": true, "circuit_open": true},
+		"result": {"ok": true, "error": true, "pass": true, "fail": true},
+		"to":     {"open": true, "half_open": true, "closed": true},
 		// Rejection reasons; auth failure reasons are error codes, checked
 		// below as identifiers.
 		"reason": {"framing": true, "parse": true, "overloaded": true, "body_too_large": true,
@@ -404,6 +419,9 @@ func checkLabelValues(t *testing.T, fams map[string]*dto.MetricFamily) {
 		for _, m := range f.GetMetric() {
 			l := labelsOf(m)
 			for k, v := range l {
+				if k == "target" { // a configured target's host:port, not request data
+					continue
+				}
 				if _, err := netip.ParseAddr(v); err == nil || strings.ContainsAny(v, "/?:= ") || v == "" {
 					t.Errorf("%s%v: label %s=%q looks like request data", name, l, k, v)
 				}

@@ -357,6 +357,7 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	x := &st.x
 	x.Req, x.Resp = req, &ctx.Response
 	x.Replayable = !req.IsBodyStream()
+	x.Retry, x.Client, x.Path, x.Params = api.Retry, st.client, st.path, &st.params
 	sent := time.Now()
 	x.Deadline = sent.Add(api.Timeout)
 	err := api.Backend.Upstream.Do(x)
@@ -384,6 +385,9 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 
 // upstreamError maps a forwarding failure to the client's status.
 func upstreamError(err error) (int, string, string) {
+	if status, code, msg, ok := resilienceError(err); ok {
+		return status, code, msg
+	}
 	switch {
 	case isClientBody(err):
 		return clientBodyStatus(err) // the client's fault, not the upstream's

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluicegw/sluice/policy"
+	"github.com/sluicegw/sluice/store/ratelimit"
 	"github.com/valyala/fasthttp"
 )
 
@@ -393,10 +394,17 @@ func TestPoolStreamPauseIsNotIdleTimeout(t *testing.T) {
 	}
 }
 
-// testChain is a one-target chain over p, as bind would build it.
+// testChain is a one-target chain over p, bound as a snapshot would bind it.
 func testChain(p *targetPool) *chain {
-	return &chain{pools: []*targetPool{p}, targets: []*target{{addr: p.addr}},
-		hosts: [][]byte{[]byte("origin.test")}, bal: newSWRR([]int{1})}
+	u := newUpstreams(nil, ratelimit.Nanotime)
+	up, err := u.bind(&policy.Backend{Name: "pool-test", PoolSize: 4, IdleTimeout: time.Minute, ConnectTimeout: time.Second,
+		Targets: []policy.TargetSpec{{URL: "http://" + p.addr, Addr: p.addr, Host: "origin.test", Weight: 1}}})
+	if err != nil {
+		panic("BUG: " + err.Error())
+	}
+	c := up.(*chain)
+	c.pools[0] = p
+	return c
 }
 
 // doTimeout runs one exchange through the chain with a timeout.

@@ -81,7 +81,7 @@ func New(opts Options) *Server {
 	if clock == nil {
 		clock = processClock{}
 	}
-	return &Server{opts: opts, log: log, clock: clock, ups: newUpstreams(opts.Dial), jwt: jwtauth.NewRegistry(),
+	return &Server{opts: opts, log: log, clock: clock, ups: newUpstreams(opts.Dial, clock.Nanotime), jwt: jwtauth.NewRegistry(),
 		limits: opts.Limits, nonces: opts.Nonces}
 }
 
@@ -309,6 +309,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if c, ok := s.limits.(io.Closer); ok {
 		_ = c.Close()
 	}
+	s.ups.stopChecks() // health checkers (health.go)
 	return err
 }
 

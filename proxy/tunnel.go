@@ -185,7 +185,9 @@ func (s *Server) tunnel(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	req.Header.Set("Upgrade", "websocket")
 	req.Header.Set("Connection", "Upgrade")
 	deadline := time.Now().Add(api.Timeout)
-	up, ti, err := c.dialAny(deadline)
+	x := &st.x
+	x.Req, x.Resp, x.Client, x.Path, x.Params = req, &ctx.Response, st.client, st.path, &st.params
+	up, ti, err := c.dialAny(x, deadline)
 	st.x.Target, st.x.Attempts = ti, 1
 	if err != nil {
 		status, code, msg := upstreamError(err)
@@ -291,14 +293,21 @@ func (s *Server) prepareUpstreamRequest(ctx *fasthttp.RequestCtx, st *reqState) 
 	}
 }
 
-// dialAny opens a fresh connection to a target picked by the balancer,
-// moving to the next target when one refuses. A tunnel's connection never
-// comes from, or goes back to, the keep-alive pool.
-func (c *chain) dialAny(deadline time.Time) (net.Conn, int, error) {
+// dialAny opens a fresh connection to a target the balancer picks, with
+// the chain's health, ejection and breaker rules, moving to the next target
+// when one refuses. A tunnel's connection never comes from, or goes back
+// to, the keep-alive pool.
+func (c *chain) dialAny(x *policy.Exchange, deadline time.Time) (net.Conn, int, error) {
 	n := len(c.pools)
-	t := c.bal.pick()
+	var tried uint64
 	var err error
-	for i := 0; i < n; i++ {
+	t := 0
+	for k := 0; k < n; k++ {
+		var cerr error
+		if t, cerr = c.choose(x, tried, c.now()); cerr != nil {
+			return nil, t, cerr
+		}
+		tried |= bit(t)
 		p := c.pools[t]
 		var nc net.Conn
 		if p.dial != nil {
@@ -310,8 +319,9 @@ func (c *chain) dialAny(deadline time.Time) (net.Conn, int, error) {
 			return nc, t, nil
 		}
 		err = &errDial{err}
-		c.targets[t].observe(err)
-		t = (t + 1) % n
+		if c.targets[t].observe(err, 0, &c.outlier) {
+			c.maybeEject(t, c.now())
+		}
 	}
 	return nil, t, err
 }

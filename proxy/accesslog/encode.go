@@ -16,7 +16,7 @@ import (
 //	 "client_ip":"…","method":"GET","host":"…","path":"/p?q=1&token=***",
 //	 "status":200,"error_code":"","bytes_in":0,"bytes_out":512,
 //	 "group":"…","stage":"…","api":"…","consumer":"…","upstream":"…",
-//	 "latency_us":1500,"gateway_us":300,"backend_us":1200,
+//	 "attempts":1,"latency_us":1500,"gateway_us":300,"backend_us":1200,
 //	 "cache":"miss","throttle":"pass","auth":"ok","user_agent":"…"}
 //
 // Durations are whole microseconds, converted before subtracting so that
@@ -85,8 +85,10 @@ func (e *Encoder) AppendJSON(dst []byte, r *Record) []byte {
 	dst = appendEscapedString(dst, r.API)
 	dst = e.str(dst, `","consumer":"`, r.Get(FieldConsumer))
 	dst = e.str(dst, `","upstream":"`, r.Get(FieldUpstream))
+	dst = append(dst, `","attempts":`...)
+	dst = strconv.AppendInt(dst, int64(r.Attempts), 10)
 	t, g, b := Latencies(r.Total, r.Backend)
-	dst = append(dst, `","latency_us":`...)
+	dst = append(dst, `,"latency_us":`...)
 	dst = strconv.AppendInt(dst, t, 10)
 	dst = append(dst, `,"gateway_us":`...)
 	dst = strconv.AppendInt(dst, g, 10)

@@ -31,5 +31,5 @@ func Example() {
 	}
 	l.Shutdown(context.Background())
 	// Output:
-	// {"time":"2025-01-02T03:04:05.678Z","request_id":"0f8fad5b","trace_id":"","client_ip":"192.0.2.7","method":"GET","host":"api.example.com","path":"/v1/orders","status":429,"error_code":"Throttled","bytes_in":0,"bytes_out":0,"group":"shop","stage":"prod","api":"orders","consumer":"","upstream":"","latency_us":250,"gateway_us":250,"backend_us":0,"cache":"none","throttle":"limited","auth":"none","user_agent":""}
+	// {"time":"2025-01-02T03:04:05.678Z","request_id":"0f8fad5b","trace_id":"","client_ip":"192.0.2.7","method":"GET","host":"api.example.com","path":"/v1/orders","status":429,"error_code":"Throttled","bytes_in":0,"bytes_out":0,"group":"shop","stage":"prod","api":"orders","consumer":"","upstream":"","attempts":0,"latency_us":250,"gateway_us":250,"backend_us":0,"cache":"none","throttle":"limited","auth":"none","user_agent":""}
 }

@@ -51,6 +51,7 @@ type line struct {
 	API       string `json:"api"`
 	Consumer  string `json:"consumer"`
 	Upstream  string `json:"upstream"`
+	Attempts  int    `json:"attempts"`
 	LatencyUS int64  `json:"latency_us"`
 	GatewayUS int64  `json:"gateway_us"`
 	BackendUS int64  `json:"backend_us"`
@@ -67,8 +68,8 @@ func decodeLine(t testing.TB, b []byte) line {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatalf("invalid JSON %q: %v", b, err)
 	}
-	if len(m) != 23 {
-		t.Fatalf("line has %d keys, want 23: %s", len(m), b)
+	if len(m) != 24 {
+		t.Fatalf("line has %d keys, want 24: %s", len(m), b)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()

@@ -142,6 +142,9 @@ type Record struct {
 	// Total is the whole request latency; Backend the part spent waiting for
 	// the upstream. Gateway time is derived as Total-Backend at encode time.
 	Total, Backend time.Duration
+	// Attempts is how many upstream tries the request took (retries and
+	// failovers included; 0 when no upstream was asked).
+	Attempts int
 
 	// Group, Stage and API are config names. They may be plain strings
 	// because the immutable config snapshot owns them, not the request.
@@ -165,6 +168,7 @@ func (r *Record) reset() {
 	r.Status = 0
 	r.BytesIn, r.BytesOut = 0, 0
 	r.Total, r.Backend = 0, 0
+	r.Attempts = 0
 	r.Group, r.Stage, r.API = "", "", ""
 	r.Cache, r.Throttle, r.Auth = CacheNone, ThrottleNone, AuthNone
 	r.used = 0
