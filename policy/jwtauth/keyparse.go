@@ -7,12 +7,13 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
 	"strings"
+
+	json "github.com/goccy/go-json"
 )
 
 // maxJWKSKeys bounds how many keys one JWKS may contribute.

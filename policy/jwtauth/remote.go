@@ -2,7 +2,6 @@ package jwtauth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	json "github.com/goccy/go-json"
 )
 
 // Fetch outcome counters for JWKS and discovery fetches, all remote key sets.
