@@ -1,0 +1,137 @@
+package jsonscan
+
+import "errors"
+
+// ErrNotArray is ArrayIter.Start's answer to a valid document that is not
+// an array.
+var ErrNotArray = errors.New("not a JSON array")
+
+// Member is one key/value pair of an object. Key and Val point into the
+// document: Key is the raw content between the quotes (escapes intact),
+// Val the raw value (for strings including the quotes).
+type Member struct {
+	Key, Val       []byte
+	KeyEsc, ValEsc bool
+	Kind           Kind
+}
+
+// ObjectIter walks the members of a JSON object, validating the document
+// as it goes: a malformed document surfaces as ErrMalformed from Start or
+// Next, at the latest when the closing brace is reached, so a caller that
+// needs "valid or nothing" reads to the end. It never allocates. The zero
+// value is unusable; call Start.
+type ObjectIter struct{ c cursor }
+
+// Start checks that b (optionally surrounded by whitespace) opens an object
+// and positions on its first member. A valid non-object is ErrNotObject,
+// anything else that is not an object ErrMalformed.
+func (it *ObjectIter) Start(b []byte, r Rules) error { return it.c.start(b, r, '{', '}') }
+
+// Next returns the next member; ok is false after the last one.
+func (it *ObjectIter) Next() (m Member, ok bool, err error) {
+	return it.c.next('}')
+}
+
+// ArrayIter walks the elements of a JSON array like ObjectIter walks an
+// object's members; only Val, ValEsc and Kind of the Member are set.
+type ArrayIter struct{ c cursor }
+
+// Start checks that b opens an array; a valid non-array is ErrNotArray.
+func (it *ArrayIter) Start(b []byte, r Rules) error { return it.c.start(b, r, '[', ']') }
+
+// Next returns the next element; ok is false after the last one.
+func (it *ArrayIter) Next() (val []byte, kind Kind, esc bool, ok bool, err error) {
+	m, ok, err := it.c.next(']')
+	return m.Val, m.Kind, m.ValEsc, ok, err
+}
+
+// cursor is the shared state of both iterators: the document, the index of
+// the next member (after whitespace), and the depth left below the
+// container being walked.
+type cursor struct {
+	b      []byte
+	i      int
+	inner  int
+	strict bool
+	done   bool
+}
+
+func (c *cursor) start(b []byte, r Rules, open, closer byte) error {
+	*c = cursor{b: b, inner: r.depth() - 1, strict: r.StrictSurrogates}
+	i := SkipWS(b, 0)
+	if i >= len(b) {
+		return ErrMalformed
+	}
+	if b[i] != open {
+		// distinguish "valid JSON, wrong shape" from garbage
+		if Valid(b, r) {
+			if open == '{' {
+				return ErrNotObject
+			}
+			return ErrNotArray
+		}
+		return ErrMalformed
+	}
+	i = SkipWS(b, i+1)
+	if i < len(b) && b[i] == closer {
+		c.done = true
+		if SkipWS(b, i+1) != len(b) {
+			return ErrMalformed
+		}
+	}
+	c.i = i
+	return nil
+}
+
+func (c *cursor) next(closer byte) (m Member, ok bool, err error) {
+	if c.done {
+		return m, false, nil
+	}
+	b, i := c.b, c.i
+	if b == nil {
+		panic("BUG: jsonscan: iterator used without Start")
+	}
+	if closer == '}' {
+		if i >= len(b) || b[i] != '"' {
+			return m, false, ErrMalformed
+		}
+		kend, kesc, good := ScanString(b, i, c.strict)
+		if !good {
+			return m, false, ErrMalformed
+		}
+		m.Key, m.KeyEsc = b[i+1:kend-1], kesc
+		i = SkipWS(b, kend)
+		if i >= len(b) || b[i] != ':' {
+			return m, false, ErrMalformed
+		}
+		i = SkipWS(b, i+1)
+	}
+	var vend int
+	var good bool
+	if i < len(b) && (b[i] == '{' || b[i] == '[') {
+		m.Kind = Object
+		if b[i] == '[' {
+			m.Kind = Array
+		}
+		vend, good = scanContainer(b, i, c.inner, c.strict)
+	} else {
+		vend, m.Kind, m.ValEsc, good = scanScalar(b, i, c.strict)
+	}
+	if !good {
+		return Member{}, false, ErrMalformed
+	}
+	m.Val = b[i:vend]
+	i = SkipWS(b, vend)
+	switch {
+	case i < len(b) && b[i] == ',':
+		c.i = SkipWS(b, i+1)
+	case i < len(b) && b[i] == closer:
+		c.done = true
+		if SkipWS(b, i+1) != len(b) {
+			return Member{}, false, ErrMalformed
+		}
+	default:
+		return Member{}, false, ErrMalformed
+	}
+	return m, true, nil
+}
