@@ -25,6 +25,7 @@
 #   WARMUP      unrecorded warmup of each repetition, a duration  (400ms)
 #   CPUPROFILE_DIR  write a sluice CPU profile per scenario here  (unset: none)
 #   SLUICE_BIN  sluice binary to measure      (built from this tree into a temp dir)
+#   SLUICE_BENCH_BIN  sluice-bench binary to run (built from this tree into a temp dir)
 #   OUT         keep results.json and the report here             (temp dir, removed)
 #   TIME_LIMIT  seconds before the harness gives up               (900)
 #
@@ -87,12 +88,19 @@ tmp=$(mktemp -d /tmp/cpu-vs-nginx.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 out=${OUT:-$tmp/out}
 
-log "building sluice-bench${SLUICE_BIN:+ (measuring $SLUICE_BIN)}"
-go build -trimpath -o "$tmp/sluice-bench" ./cmd/sluice-bench
+# `make cpu-vs-nginx` passes the binaries it just built; run by hand, the
+# script builds both from this tree so it never measures a stale binary.
+if [ -z "${SLUICE_BENCH_BIN:-}" ]; then
+    log "building sluice-bench"
+    go build -trimpath -o "$tmp/sluice-bench" ./cmd/sluice-bench
+    SLUICE_BENCH_BIN=$tmp/sluice-bench
+fi
 if [ -z "${SLUICE_BIN:-}" ]; then
+    log "building sluice"
     go build -trimpath -o "$tmp/sluice" ./cmd/sluice
     SLUICE_BIN=$tmp/sluice
 fi
+[ -x "$SLUICE_BENCH_BIN" ] || die "SLUICE_BENCH_BIN '$SLUICE_BENCH_BIN' is not executable"
 [ -x "$SLUICE_BIN" ] || die "SLUICE_BIN '$SLUICE_BIN' is not executable"
 
 args=(run -preset full -scenarios "$SCENARIO" -peers nginx -no-direct -reference nginx
@@ -106,7 +114,7 @@ cmdline+=" bash scripts/cpu-vs-nginx.sh"
 
 # The harness prints its markdown report on stdout and its progress on
 # stderr; the report's CPU column and its ratio to nginx are the figure.
-"$tmp/sluice-bench" "${args[@]}"
+"$SLUICE_BENCH_BIN" "${args[@]}"
 echo
 echo "Command: \`$cmdline\` (sluice-bench ${args[*]})"
 [ -z "$OUT" ] || log "results: $OUT/results.json"
