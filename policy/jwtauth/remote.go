@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	json "github.com/goccy/go-json"
 )
 
 // Fetch outcome counters for JWKS and discovery fetches, all remote key sets.
@@ -221,7 +220,7 @@ func (ks *RemoteKeys) discover(o *fetchOpts) (string, error) {
 		Issuer  string `json:"issuer"`
 		JWKSURI string `json:"jwks_uri"`
 	}
-	if err := json.Unmarshal(body, &doc); err != nil {
+	if err := decodeJSON(body, &doc); err != nil {
 		return "", fmt.Errorf("%s: parse discovery document: %v", docURL, err)
 	}
 	if doc.Issuer != ks.src {
