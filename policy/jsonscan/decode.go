@@ -7,7 +7,16 @@ import (
 )
 
 // HasEscape reports whether a raw string body holds a backslash escape.
-func HasEscape(raw []byte) bool { return bytes.IndexByte(raw, '\\') >= 0 }
+// A plain loop: member names are a few bytes, where calling the assembly
+// IndexByte costs more than it saves.
+func HasEscape(raw []byte) bool {
+	for _, c := range raw {
+		if c == '\\' {
+			return true
+		}
+	}
+	return false
+}
 
 // StringBody returns the body of a raw JSON string value (the bytes
 // between the quotes), or false when v is not a string.
@@ -79,6 +88,12 @@ func EqualUnescaped(raw []byte, esc bool, s string) bool {
 	if !esc {
 		return string(raw) == s
 	}
+	return equalEscaped(raw, s)
+}
+
+// equalEscaped is EqualUnescaped's slow path, kept apart so the common
+// case inlines.
+func equalEscaped(raw []byte, s string) bool {
 	if len(raw) < len(s) { // decoding only ever shrinks
 		return false
 	}

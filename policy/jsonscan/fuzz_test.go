@@ -122,3 +122,5 @@ func FuzzScan(f *testing.F) {
 		}
 	})
 }
+
+func stdValid(s string) bool { return json.Valid([]byte(s)) }

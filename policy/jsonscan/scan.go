@@ -90,6 +90,13 @@ func SkipWS(b []byte, i int) int {
 func ScanString(b []byte, i int, strict bool) (end int, esc bool, ok bool) {
 	i++
 	for i < len(b) {
+		// Most bytes of most strings are plain ASCII: one table lookup each.
+		for i < len(b) && plainByte[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -139,6 +146,15 @@ func ScanString(b []byte, i int, strict bool) (end int, esc bool, ok bool) {
 	}
 	return 0, false, false
 }
+
+// plainByte marks the bytes that stand for themselves inside a string:
+// printable ASCII other than the quote and the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // hex4 decodes the four hex digits at b[i:].
 func hex4(b []byte, i int) (rune, bool) {
@@ -235,94 +251,146 @@ func scanScalar(b []byte, i int, strict bool) (end int, kind Kind, esc bool, ok 
 }
 
 // scanContainer validates the object or array opening at b[i] without
-// recursion, so hostile nesting costs no goroutine stack: a bit stack
-// records, per open level, whether it is an object. At most maxDepth
+// recursion, so hostile nesting costs no goroutine stack. At most maxDepth
 // levels may be open at once.
 func scanContainer(b []byte, i, maxDepth int, strict bool) (int, bool) {
-	var stack [MaxDepth / 64]uint64
-	depth := 0
-	inObject := func() bool { return stack[(depth-1)/64]&(1<<((depth-1)%64)) != 0 }
-	// key scans `"key" :` at b[i] and returns the index after the colon.
-	key := func(i int) (int, bool) {
-		if i >= len(b) || b[i] != '"' {
-			return 0, false
-		}
-		end, _, ok := ScanString(b, i, strict)
-		if !ok {
-			return 0, false
-		}
-		end = SkipWS(b, end)
-		if end >= len(b) || b[end] != ':' {
-			return 0, false
-		}
-		return end + 1, true
+	end, ok, deep := scanLevels(b, i, maxDepth, strict, nil)
+	if deep {
+		return scanDeep(b, i, maxDepth, strict)
 	}
+	return end, ok
+}
 
+// scanDeep rescans a document that nests more than 64 levels, which only
+// generated or hostile documents do, with room for MaxDepth levels.
+func scanDeep(b []byte, i, maxDepth int, strict bool) (int, bool) {
+	var high [MaxDepth/64 - 1]uint64
+	end, ok, _ := scanLevels(b, i, maxDepth, strict, &high)
+	return end, ok
+}
+
+// scanLevels is the scanner's loop. A bit stack records, per open level,
+// whether it is an object; inObj and closer cache the innermost level. The
+// first 64 levels live in a register and the rest in *high: with high nil
+// it stops at level 65 and reports deep (an array in this frame would cost
+// every call about 10 %, measured on JWT claim sets).
+func scanLevels(b []byte, i, maxDepth int, strict bool, high *[MaxDepth/64 - 1]uint64) (end int, ok, deep bool) {
+	var low uint64
+	depth := 0
+	inObj, closer := false, byte(']')
 	for {
-		// b[i] is an opening bracket.
+		// b[i] opens a level.
 		if depth == maxDepth {
-			return 0, false
+			return 0, false, false
 		}
-		if b[i] == '{' {
-			stack[depth/64] |= 1 << (depth % 64)
+		inObj, closer = b[i] == '{', ']'
+		if inObj {
+			closer = '}'
+		}
+		if depth < 64 {
+			low = low&^(1<<depth) | b2u(inObj)<<depth
+		} else if high == nil {
+			return 0, false, true
 		} else {
-			stack[depth/64] &^= 1 << (depth % 64)
+			d := depth - 64
+			high[d>>6] = high[d>>6]&^(1<<(d&63)) | b2u(inObj)<<(d&63)
 		}
 		depth++
 		i = SkipWS(b, i+1)
 		if i >= len(b) {
-			return 0, false
+			return 0, false, false
 		}
-		if (b[i] == '}' && inObject()) || (b[i] == ']' && !inObject()) {
-			depth--
-			i++
-			goto afterValue
-		}
-		if inObject() {
-			var ok bool
-			if i, ok = key(i); !ok {
-				return 0, false
+		atCloser := b[i] == closer
+		if !atCloser && inObj {
+			if i, ok = scanKey(b, i, strict); !ok {
+				return 0, false, false
 			}
 		}
-	value:
-		i = SkipWS(b, i)
-		if i < len(b) && (b[i] == '{' || b[i] == '[') {
-			continue
-		}
-		{
-			end, _, _, ok := scanScalar(b, i, strict)
-			if !ok {
-				return 0, false
-			}
-			i = end
-		}
-	afterValue:
 		for {
+			if !atCloser {
+				i = SkipWS(b, i)
+				if i < len(b) && (b[i] == '{' || b[i] == '[') {
+					break // the value opens a level
+				}
+				if i, _, _, ok = scanScalar(b, i, strict); !ok {
+					return 0, false, false
+				}
+				i = SkipWS(b, i)
+				if i >= len(b) {
+					return 0, false, false
+				}
+				if b[i] == ',' {
+					i = SkipWS(b, i+1)
+					if inObj {
+						if i, ok = scanKey(b, i, strict); !ok {
+							return 0, false, false
+						}
+					}
+					continue
+				}
+				if b[i] != closer {
+					return 0, false, false
+				}
+			}
+			// b[i] closes the innermost level, which was a value of its parent.
+			i++
+			depth--
 			if depth == 0 {
-				return i, true
+				return i, true, false
+			}
+			if d := depth - 1; d < 64 {
+				inObj = low&(1<<d) != 0
+			} else {
+				d -= 64
+				inObj = high[d>>6]&(1<<(d&63)) != 0
+			}
+			closer = ']'
+			if inObj {
+				closer = '}'
 			}
 			i = SkipWS(b, i)
 			if i >= len(b) {
-				return 0, false
+				return 0, false, false
 			}
-			switch {
-			case b[i] == ',':
+			if b[i] == ',' {
 				i = SkipWS(b, i+1)
-				if inObject() {
-					var ok bool
-					if i, ok = key(i); !ok {
-						return 0, false
+				if inObj {
+					if i, ok = scanKey(b, i, strict); !ok {
+						return 0, false, false
 					}
 				}
-				goto value
-			case b[i] == '}' && inObject(), b[i] == ']' && !inObject():
-				depth--
-				i++
-			default:
-				return 0, false
+				atCloser = false
+				continue
 			}
+			if b[i] != closer {
+				return 0, false, false
+			}
+			atCloser = true
 		}
 	}
+}
+
+func b2u(v bool) uint64 {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// scanKey scans `"key" :` at b[i] and returns the index after the colon.
+func scanKey(b []byte, i int, strict bool) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, false
+	}
+	end, _, ok := ScanString(b, i, strict)
+	if !ok {
+		return 0, false
+	}
+	end = SkipWS(b, end)
+	if end >= len(b) || b[end] != ':' {
+		return 0, false
+	}
+	return end + 1, true
 }
 
 // ScanValue validates the value starting exactly at b[i] (no whitespace

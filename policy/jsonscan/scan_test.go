@@ -121,3 +121,52 @@ func TestScanValueKinds(t *testing.T) {
 		t.Error("Kind.String")
 	}
 }
+
+// TestDepthAcrossWordBoundary checks levels on both sides of the 64 the
+// scanner keeps in a register, with objects and arrays mixed so a wrongly
+// restored level type shows, against encoding/json.
+func TestDepthAcrossWordBoundary(t *testing.T) {
+	mixed := func(n int, wrongAt int) string {
+		var open, close strings.Builder
+		for d := 0; d < n; d++ {
+			if d%3 == 0 {
+				open.WriteString(`{"k":`)
+			} else {
+				open.WriteString(`[1,`)
+			}
+		}
+		for d := n - 1; d >= 0; d-- {
+			c := ",2]"
+			if d%3 == 0 {
+				c = "}"
+			}
+			if d == wrongAt {
+				c = map[string]string{",2]": ",2}", "}": "]"}[c]
+			}
+			close.WriteString(c)
+		}
+		return open.String() + "0" + close.String()
+	}
+	r := Rules{MaxDepth: 200}
+	for _, n := range []int{1, 63, 64, 65, 66, 127, 128, 129, 150} {
+		for _, wrong := range []int{-1, 0, n / 2, n - 1, 64, 65} {
+			if wrong >= n {
+				continue
+			}
+			doc := mixed(n, wrong)
+			want := stdValid(doc)
+			if want != (wrong == -1) {
+				t.Fatalf("BUG: test document %.80q: valid %v", doc, want)
+			}
+			if got := Valid([]byte(doc), r); got != want {
+				t.Errorf("depth %d, wrong closer at %d: Valid = %v, encoding/json %v", n, wrong, got, want)
+			}
+		}
+	}
+	if Valid([]byte(nest(201)), r) || !Valid([]byte(nest(200)), r) {
+		t.Error("MaxDepth 200 not enforced exactly")
+	}
+	if Valid([]byte(nest(65)), Rules{MaxDepth: 64}) || !Valid([]byte(nest(64)), Rules{MaxDepth: 64}) {
+		t.Error("MaxDepth 64 not enforced exactly")
+	}
+}
