@@ -97,12 +97,13 @@ func TestArrayIter(t *testing.T) {
 	}
 }
 
-func TestIteratorWithoutStartPanics(t *testing.T) {
-	defer func() {
-		if r := recover(); r == nil || !strings.HasPrefix(r.(string), "BUG:") {
-			t.Errorf("recover() = %v", r)
-		}
-	}()
+func TestIteratorWithoutStart(t *testing.T) {
 	var it ObjectIter
-	it.Next()
+	if m, ok, err := it.Next(); ok || err != ErrMalformed || m.Key != nil {
+		t.Errorf("unstarted ObjectIter: %+v %v %v", m, ok, err)
+	}
+	var at ArrayIter
+	if _, _, _, ok, err := at.Next(); ok || err != ErrMalformed {
+		t.Errorf("unstarted ArrayIter: %v %v", ok, err)
+	}
 }
