@@ -18,8 +18,9 @@ type Member struct {
 // ObjectIter walks the members of a JSON object, validating the document
 // as it goes: a malformed document surfaces as ErrMalformed from Start or
 // Next, at the latest when the closing brace is reached, so a caller that
-// needs "valid or nothing" reads to the end. It never allocates. The zero
-// value is unusable; call Start.
+// needs "valid or nothing" reads to the end. It never allocates. Call
+// Start first: the zero value holds no document and answers ErrMalformed.
+// An iterator is a value owned by one goroutine; copying one forks the walk.
 type ObjectIter struct{ c cursor }
 
 // Start checks that b (optionally surrounded by whitespace) opens an object
