@@ -37,8 +37,9 @@ func (it *ObjectIter) Next() (m Member, ok bool, err error) {
 	return m, ok, err
 }
 
-// ArrayIter walks the elements of a JSON array like ObjectIter walks an
-// object's members; only Val, ValEsc and Kind of the Member are set.
+// ArrayIter walks the elements of a JSON array as ObjectIter walks an
+// object's members, handing out each element's raw value, its kind and
+// whether a string element holds escapes.
 type ArrayIter struct{ c cursor }
 
 // Start checks that b opens an array; a valid non-array is ErrNotArray.
