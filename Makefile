@@ -42,9 +42,10 @@ bench-quick: build
 	bash scripts/bench-peers.sh
 	$(BIN)/sluice-bench run -preset quick -gateway $(BIN)/sluice -out bench/out
 
-# CPU time per proxied request, Sluice vs nginx, each pinned to one core.
+# CPU time per proxied request, Sluice vs nginx, each pinned to one core
+# (the harness's method, one scenario; knobs in the script's header).
 cpu-vs-nginx: build
-	bash scripts/cpu-vs-nginx.sh
+	SLUICE_BIN=$(BIN)/sluice SLUICE_BENCH_BIN=$(BIN)/sluice-bench bash scripts/cpu-vs-nginx.sh
 
 clean:
 	rm -rf $(BIN)

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	json "github.com/goccy/go-json"
 )
 
 const usage = `sluice-bench: capacity-planning bench harness for the Sluice gateway (loopback only)
@@ -285,6 +286,7 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	bodyBytes := fs.Int("body-bytes", 0, "request body size")
 	timeout := fs.Duration("timeout", defaultTimeout, "per-request timeout")
 	expect := fs.Int("expect-status", 200, "status counted as success")
+	expectBody := fs.Int("expect-body-bytes", 0, "response body length counted as success (0: any)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	var headers headerFlags
 	fs.Var(&headers, "H", `request header "Name: value" (repeatable)`)
@@ -301,6 +303,7 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg := LoadConfig{
 		Addr: addr, Method: *method, Paths: []string{uri}, Connections: *conns, Duration: *dur, Warmup: *warmup,
 		MaxRequests: *maxReq, Timeout: *timeout, ExpectStatus: *expect, Headers: headers,
+		ExpectBodyBytes: *expectBody,
 	}
 	if *bodyBytes > 0 {
 		cfg.Body = (&Scenario{BodyBytes: *bodyBytes}).Body()

@@ -72,6 +72,12 @@ func TestMainLoad(t *testing.T) {
 	if code != 0 || !containsAll(out, "mode closed", "sent 200, completed 200", "200: 200", "errors 0") {
 		t.Errorf("load: %d\n%s%s", code, out, errs)
 	}
+	// -expect-body-bytes counts a response of another length as an error.
+	code, out, errs = runMain(t, "load", "-url", "http://"+o.Addr()+"/x?size=10", "-n", "50", "-c", "2",
+		"-d", "5s", "-warmup", "0s", "-expect-body-bytes", "11")
+	if code != 0 || !containsAll(out, "completed 50", "errors 50", "body: 50") {
+		t.Errorf("load -expect-body-bytes: %d\n%s%s", code, out, errs)
+	}
 	code, out, _ = runMain(t, "load", "-url", "http://"+o.Addr()+"/x?status=404", "-rate", "500", "-d", "200ms",
 		"-warmup", "0s", "-json", "-method", "POST", "-body-bytes", "100")
 	var res LoadResult

@@ -1,13 +1,14 @@
 package bench
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"time"
+
+	json "github.com/goccy/go-json"
 )
 
 // resultsSchema versions the JSON results; compare refuses other versions.

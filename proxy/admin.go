@@ -2,12 +2,12 @@ package proxy
 
 import (
 	"crypto/subtle"
-	"encoding/json"
 	"net"
 	"sync/atomic"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/fasthttp/router"
+	json "github.com/goccy/go-json"
 	"github.com/sluicegw/sluice/policy"
 	"github.com/valyala/fasthttp"
 )

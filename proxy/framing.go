@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"github.com/sluicegw/sluice/policy/httpbytes"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/sluicegw/sluice/policy/ipacl"
@@ -24,7 +25,7 @@ import (
 func checkFraming(raw []byte) string {
 	var nCL, nTE int
 	for len(raw) > 0 {
-		end := indexByte(raw, '\n')
+		end := httpbytes.IndexByte(raw, '\n')
 		line := raw
 		if end >= 0 {
 			line, raw = raw[:end], raw[end+1:]
@@ -40,7 +41,7 @@ func checkFraming(raw []byte) string {
 		if line[0] == ' ' || line[0] == '\t' {
 			return "obsolete header line folding"
 		}
-		colon := indexByte(line, ':')
+		colon := httpbytes.IndexByte(line, ':')
 		if colon <= 0 {
 			return "header line without a name"
 		}
@@ -50,9 +51,9 @@ func checkFraming(raw []byte) string {
 				return "whitespace in a header name"
 			}
 		}
-		value := trimOWS(line[colon+1:])
+		value := httpbytes.TrimOWS(line[colon+1:])
 		switch {
-		case equalFoldASCII(name, "content-length"):
+		case httpbytes.EqualFoldASCII(name, "content-length"):
 			nCL++
 			if nCL > 1 {
 				return "more than one Content-Length"
@@ -65,12 +66,12 @@ func checkFraming(raw []byte) string {
 					return "invalid Content-Length"
 				}
 			}
-		case equalFoldASCII(name, "transfer-encoding"):
+		case httpbytes.EqualFoldASCII(name, "transfer-encoding"):
 			nTE++
 			if nTE > 1 {
 				return "more than one Transfer-Encoding"
 			}
-			if !equalFoldASCII(value, "chunked") {
+			if !httpbytes.EqualFoldASCII(value, "chunked") {
 				return "unsupported Transfer-Encoding (only chunked)"
 			}
 		}
@@ -79,34 +80,6 @@ func checkFraming(raw []byte) string {
 		return "both Content-Length and Transfer-Encoding"
 	}
 	return ""
-}
-
-func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-// equalFoldASCII compares b with a lower-case ASCII literal, ignoring case.
-func equalFoldASCII(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Error codes of checkRequest's answers (issue 10, defects 9 and 12); the
@@ -186,15 +159,15 @@ func scanHostVia(h *fasthttp.RequestHeader) (reason string, loop bool) {
 			line = line[:n-1]
 		}
 		switch {
-		case len(line) >= 5 && line[4] == ':' && equalFoldASCII(line[:4], "host"):
+		case len(line) >= 5 && line[4] == ':' && httpbytes.EqualFoldASCII(line[:4], "host"):
 			hosts++
 			if hosts > 1 {
 				return "more than one Host header", false
 			}
-			if !validHost(trimOWS(line[5:])) {
+			if !validHost(httpbytes.TrimOWS(line[5:])) {
 				return "invalid Host header: want a host name, IPv4 address or [IPv6] address, with an optional port", false
 			}
-		case len(line) > 4 && line[3] == ':' && equalFoldASCII(line[:3], "via"):
+		case len(line) > 4 && line[3] == ':' && httpbytes.EqualFoldASCII(line[:3], "via"):
 			loop = loop || viaNamesUs(line[4:])
 		}
 	}
@@ -242,7 +215,7 @@ func validHost(b []byte) bool {
 	}
 	var rest []byte
 	if b[0] == '[' {
-		end := indexByte(b, ']')
+		end := httpbytes.IndexByte(b, ']')
 		if end < 0 {
 			return false
 		}

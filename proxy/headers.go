@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/sluicegw/sluice/policy/httpbytes"
 	"net/netip"
 
 	"github.com/sluicegw/sluice/policy/ipacl"
@@ -46,10 +47,10 @@ func connectionList(dst []byte, fields [][]byte) []byte {
 // nextToken splits the first element off a comma-separated list and trims
 // it; an empty element comes back as an empty token.
 func nextToken(list []byte) (tok, rest []byte) {
-	if i := indexByte(list, ','); i >= 0 {
-		return trimOWS(list[:i]), list[i+1:]
+	if i := httpbytes.IndexByte(list, ','); i >= 0 {
+		return httpbytes.TrimOWS(list[:i]), list[i+1:]
 	}
-	return trimOWS(list), nil
+	return httpbytes.TrimOWS(list), nil
 }
 
 // stripRequestHopByHop removes connection-scoped headers from a request about
@@ -64,10 +65,10 @@ func stripRequestHopByHop(h *fasthttp.RequestHeader) (clientClose bool) {
 		var tok []byte
 		tok, rest = nextToken(rest)
 		switch {
-		case len(tok) == 0, equalFoldASCII(tok, "keep-alive"):
-		case equalFoldASCII(tok, "close"):
+		case len(tok) == 0, httpbytes.EqualFoldASCII(tok, "keep-alive"):
+		case httpbytes.EqualFoldASCII(tok, "close"):
 			clientClose = true
-		case equalFoldASCII(tok, "content-length"), equalFoldASCII(tok, "transfer-encoding"), equalFoldASCII(tok, "host"):
+		case httpbytes.EqualFoldASCII(tok, "content-length"), httpbytes.EqualFoldASCII(tok, "transfer-encoding"), httpbytes.EqualFoldASCII(tok, "host"):
 			// Framing and routing are not the client's to remove: deleting
 			// Content-Length after the body was framed by it would send the
 			// upstream a request without its body, and the body as the next.
@@ -90,7 +91,7 @@ func stripResponseHopByHop(h *fasthttp.ResponseHeader) {
 	for rest := connectionList(buf[:0], h.PeekAll(fasthttp.HeaderConnection)); len(rest) > 0; {
 		var tok []byte
 		tok, rest = nextToken(rest)
-		if len(tok) > 0 && !equalFoldASCII(tok, "keep-alive") && !equalFoldASCII(tok, "close") {
+		if len(tok) > 0 && !httpbytes.EqualFoldASCII(tok, "keep-alive") && !httpbytes.EqualFoldASCII(tok, "close") {
 			h.DelBytes(tok)
 		}
 	}
@@ -108,7 +109,7 @@ func stripResponseHopByHop(h *fasthttp.ResponseHeader) {
 func setForwarded(h *fasthttp.RequestHeader, peer netip.Addr, host []byte, scratch []byte) []byte {
 	b := scratch[:0]
 	for _, v := range h.PeekAll("X-Forwarded-For") {
-		v = trimOWS(v)
+		v = httpbytes.TrimOWS(v)
 		if len(v) == 0 {
 			continue
 		}
@@ -173,7 +174,7 @@ func init() {
 func appendVia(h *fasthttp.RequestHeader, scratch []byte) []byte {
 	b := scratch[:0]
 	for _, v := range h.PeekAll(fasthttp.HeaderVia) {
-		v = trimOWS(v)
+		v = httpbytes.TrimOWS(v)
 		if len(v) == 0 {
 			continue
 		}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"errors"
+	"github.com/sluicegw/sluice/policy/httpbytes"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -61,14 +62,14 @@ func isWebSocketUpgrade(h *fasthttp.RequestHeader) bool {
 // (case-insensitive).
 func hasToken(v []byte, token string) bool {
 	for len(v) > 0 {
-		i := indexByte(v, ',')
+		i := httpbytes.IndexByte(v, ',')
 		tok := v
 		if i >= 0 {
 			tok, v = v[:i], v[i+1:]
 		} else {
 			v = nil
 		}
-		if equalFoldASCII(trimOWS(tok), token) {
+		if httpbytes.EqualFoldASCII(httpbytes.TrimOWS(tok), token) {
 			return true
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+	json "github.com/goccy/go-json"
 	"github.com/valyala/fasthttp"
 )
 

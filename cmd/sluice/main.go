@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +19,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/sluicegw/sluice/bench/origin"
 	"github.com/sluicegw/sluice/configs"

@@ -4,6 +4,8 @@ import (
 	"bytes"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/sluicegw/sluice/policy/httpbytes"
 )
 
 // Protocol header names.
@@ -55,7 +57,7 @@ func (v *Verifier) LoadFastHTTP(r *Request, req *fasthttp.Request) {
 		} else {
 			name, list = list, nil
 		}
-		name = trimOWS(name)
+		name = httpbytes.TrimOWS(name)
 		if len(name) == 0 {
 			continue
 		}
@@ -88,16 +90,6 @@ func (v *Verifier) VerifyFastHTTP(r *Request, req *fasthttp.Request, now int64) 
 	return v.Verify(r, now)
 }
 
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
 // isFormContentType reports whether ct's media type is
 // application/x-www-form-urlencoded, ignoring case and parameters.
 func isFormContentType(ct []byte) bool {
@@ -105,5 +97,5 @@ func isFormContentType(ct []byte) bool {
 	if i := bytes.IndexByte(ct, ';'); i >= 0 {
 		ct = ct[:i]
 	}
-	return equalFold(trimOWS(ct), []byte(form))
+	return httpbytes.EqualFoldASCII(httpbytes.TrimOWS(ct), form)
 }

@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"hash"
 	"sync"
+
+	"github.com/sluicegw/sluice/policy/httpbytes"
 )
 
 // Algorithm is an X-Ca-Signature-Method.
@@ -31,9 +33,9 @@ func (a Algorithm) String() string {
 // HmacSHA256.
 func parseAlgorithm(b []byte) (Algorithm, bool) {
 	switch {
-	case len(b) == 0 || equalFold(b, []byte("HmacSHA256")):
+	case len(b) == 0 || httpbytes.EqualFoldASCII(b, "hmacsha256"):
 		return HmacSHA256, true
-	case equalFold(b, []byte("HmacSHA1")):
+	case httpbytes.EqualFoldASCII(b, "hmacsha1"):
 		return HmacSHA1, true
 	}
 	return 0, false

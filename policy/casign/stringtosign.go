@@ -3,6 +3,8 @@ package casign
 import (
 	"cmp"
 	"slices"
+
+	"github.com/sluicegw/sluice/policy/httpbytes"
 )
 
 // AppendStringToSign appends the string to sign of in to dst:
@@ -55,13 +57,13 @@ func appendHeaders(dst []byte, in *Input) []byte {
 	}
 	for i, h := range hs {
 		// A name listed twice is written once: the value is the same header.
-		if i > 0 && equalFold(h.Name, hs[i-1].Name) {
+		if i > 0 && httpbytes.EqualFold(h.Name, hs[i-1].Name) {
 			continue
 		}
 		if in.HeaderNamesAsListed {
 			dst = append(dst, h.Name...)
 		} else {
-			dst = appendLower(dst, h.Name)
+			dst = httpbytes.AppendLower(dst, h.Name)
 		}
 		dst = append(dst, ':')
 		dst = append(dst, h.Value...)
@@ -118,7 +120,7 @@ func cmpHeaderListed(a, b Header) int { return compareJava(a.Name, b.Name) }
 func cmpHeaderFold(a, b Header) int {
 	n := min(len(a.Name), len(b.Name))
 	for i := range n {
-		x, y := lower(a.Name[i]), lower(b.Name[i])
+		x, y := httpbytes.Lower(a.Name[i]), httpbytes.Lower(b.Name[i])
 		if x != y {
 			return cmp.Compare(x, y)
 		}
@@ -156,46 +158,19 @@ func javaRank(c byte) int {
 func excludedHeader(name []byte) bool {
 	switch len(name) {
 	case 4:
-		return equalFold(name, []byte("date"))
+		return httpbytes.EqualFoldASCII(name, "date")
 	case 6:
-		return equalFold(name, []byte("accept"))
+		return httpbytes.EqualFoldASCII(name, "accept")
 	case 11:
-		return equalFold(name, []byte("content-md5"))
+		return httpbytes.EqualFoldASCII(name, "content-md5")
 	case 12:
-		return equalFold(name, []byte("content-type"))
+		return httpbytes.EqualFoldASCII(name, "content-type")
 	case 14:
-		return equalFold(name, []byte("x-ca-signature"))
+		return httpbytes.EqualFoldASCII(name, "x-ca-signature")
 	case 22:
-		return equalFold(name, []byte("x-ca-signature-headers"))
+		return httpbytes.EqualFoldASCII(name, "x-ca-signature-headers")
 	}
 	return false
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-// equalFold is ASCII-only case-insensitive equality.
-func equalFold(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if lower(a[i]) != lower(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func appendLower(dst, s []byte) []byte {
-	for _, c := range s {
-		dst = append(dst, lower(c))
-	}
-	return dst
 }
 
 func appendUpper(dst, s []byte) []byte {

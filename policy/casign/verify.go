@@ -10,6 +10,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/sluicegw/sluice/policy/httpbytes"
 	"github.com/sluicegw/sluice/store/nonce"
 )
 
@@ -236,7 +237,7 @@ func (v *Verifier) checkTime(r *Request, now int64) error {
 
 func signsHeader(in *Input, name string) bool {
 	for _, h := range in.Headers {
-		if equalFold(h.Name, []byte(name)) {
+		if httpbytes.EqualFoldASCII(h.Name, name) { // name is a lower-case literal
 			return true
 		}
 	}

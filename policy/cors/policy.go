@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/sluicegw/sluice/policy/httpbytes"
 )
 
 var (
@@ -80,7 +82,7 @@ func Compile(cfg Config) (*Policy, error) {
 			p.anyMethod = true
 			continue
 		}
-		if !isToken(m) {
+		if !httpbytes.IsToken(m) {
 			return nil, fmt.Errorf("cors: allow_methods[%d] %q: not an HTTP method token", i, m)
 		}
 		p.methods = append(p.methods, []byte(m))
@@ -97,7 +99,7 @@ func Compile(cfg Config) (*Policy, error) {
 			p.anyHeader = true
 			continue
 		}
-		if !isToken(h) {
+		if !httpbytes.IsToken(h) {
 			return nil, fmt.Errorf("cors: allow_headers[%d] %q: not a header name", i, h)
 		}
 		p.headers = append(p.headers, []byte(strings.ToLower(h)))
@@ -117,7 +119,7 @@ func Compile(cfg Config) (*Policy, error) {
 			}
 			continue
 		}
-		if !isToken(h) {
+		if !httpbytes.IsToken(h) {
 			return nil, fmt.Errorf("cors: expose_headers[%d] %q: not a header name", i, h)
 		}
 	}
@@ -246,14 +248,14 @@ func (p *Policy) setAllowOrigin(h *fasthttp.ResponseHeader, origin []byte) {
 }
 
 func (p *Policy) methodAllowed(m []byte) bool {
-	if !isTokenBytes(m) {
+	if !httpbytes.IsTokenBytes(m) {
 		return false
 	}
 	if p.anyMethod {
 		return true
 	}
 	for _, a := range p.methods {
-		if equalFold(m, a) {
+		if httpbytes.EqualFold(m, a) {
 			return true
 		}
 	}
@@ -271,11 +273,11 @@ func (p *Policy) headersAllowed(list []byte) bool {
 		} else {
 			item, list = list, nil
 		}
-		item = trimOWS(item)
+		item = httpbytes.TrimOWS(item)
 		if len(item) == 0 {
 			continue
 		}
-		if !isTokenBytes(item) {
+		if !httpbytes.IsTokenBytes(item) {
 			return false
 		}
 		if p.anyHeader {
@@ -283,7 +285,7 @@ func (p *Policy) headersAllowed(list []byte) bool {
 		}
 		ok := false
 		for _, a := range p.headers {
-			if equalFold(item, a) {
+			if httpbytes.EqualFold(item, a) {
 				ok = true
 				break
 			}

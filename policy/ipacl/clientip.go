@@ -1,6 +1,10 @@
 package ipacl
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/sluicegw/sluice/policy/httpbytes"
+)
 
 // Trusted is the set of proxies whose X-Forwarded-For hops ClientIP
 // believes: a compiled *Set, or a Prefixes list. ClientIP is generic over it
@@ -73,7 +77,7 @@ func ClientIP[T Trusted](peer netip.Addr, xff [][]byte, trusted T) netip.Addr {
 			for start > 0 && v[start-1] != ',' {
 				start--
 			}
-			hop := trimOWS(v[start:end])
+			hop := httpbytes.TrimOWS(v[start:end])
 			end = start - 1 // skip the comma; -1 at the left edge ends this field
 			if len(hop) == 0 {
 				continue
@@ -90,14 +94,4 @@ func ClientIP[T Trusted](peer netip.Addr, xff [][]byte, trusted T) netip.Addr {
 		}
 	}
 	return last
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

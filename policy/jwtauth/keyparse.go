@@ -7,12 +7,15 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
 	"strings"
+
+	json "github.com/goccy/go-json"
+
+	"github.com/sluicegw/sluice/policy/jsonscan"
 )
 
 // maxJWKSKeys bounds how many keys one JWKS may contribute.
@@ -129,6 +132,22 @@ func (k *Key) checkAlg() error {
 	return nil
 }
 
+// errNotJSON is decodeJSON's answer to a document that is not RFC 8259 JSON.
+var errNotJSON = errors.New("not valid JSON in UTF-8 (RFC 8259)")
+
+// decodeJSON decodes a key or discovery document with goccy/go-json after
+// checking it with the strict scanner: goccy alone accepts raw control
+// characters in strings and keeps invalid UTF-8, which encoding/json
+// refused or replaced, and a key document from the network gets the strict
+// reading. The check allocates nothing and these documents are small and
+// fetched rarely.
+func decodeJSON(b []byte, v any) error {
+	if !jsonscan.Valid(b, jsonscan.Rules{}) {
+		return errNotJSON
+	}
+	return json.Unmarshal(b, v)
+}
+
 // jwk is the JSON form of RFC 7517 keys (only the members used here).
 type jwk struct {
 	Kty    string   `json:"kty"`
@@ -155,7 +174,7 @@ var errSkipKey = errors.New("key is not for signature verification")
 // (inline only: a shared secret never comes from a URL).
 func parseJWK(raw []byte, kid string, alg, rsaAlg algID, allowOct bool) (*Key, error) {
 	var j jwk
-	if err := json.Unmarshal(raw, &j); err != nil {
+	if err := decodeJSON(raw, &j); err != nil {
 		return nil, fmt.Errorf("parse JWK: %v", err)
 	}
 	if j.Use != "" && j.Use != "sig" {
@@ -296,7 +315,7 @@ func parseJWKS(body []byte, rsaAlg algID) ([]*Key, error) {
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	if err := json.Unmarshal(body, &set); err != nil {
+	if err := decodeJSON(body, &set); err != nil {
 		return nil, fmt.Errorf("parse JWKS: %v", err)
 	}
 	var keys []*Key

@@ -2,7 +2,6 @@ package jwtauth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -222,7 +221,7 @@ func (ks *RemoteKeys) discover(o *fetchOpts) (string, error) {
 		Issuer  string `json:"issuer"`
 		JWKSURI string `json:"jwks_uri"`
 	}
-	if err := json.Unmarshal(body, &doc); err != nil {
+	if err := decodeJSON(body, &doc); err != nil {
 		return "", fmt.Errorf("%s: parse discovery document: %v", docURL, err)
 	}
 	if doc.Issuer != ks.src {

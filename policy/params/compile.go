@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/sluicegw/sluice/policy/httpbytes"
 )
 
 type location uint8
@@ -131,7 +133,7 @@ func compileParam(c Param, pathIndex func(string) (int, bool)) (param, error) {
 	if p.typ, ok = typeNames[c.Type]; !ok {
 		return bad(`type %q: want "string", "int", "number", "bool" or "enum"`, c.Type)
 	}
-	if p.loc == locHeader && !isToken(c.Name) {
+	if p.loc == locHeader && !httpbytes.IsToken(c.Name) {
 		return bad("not a valid header name")
 	}
 	if p.loc == locPath {
@@ -264,17 +266,3 @@ func clampInt(f float64) int64 {
 func fmtNum(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 func quote(s string) string { return strconv.Quote(s) }
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
-			continue
-		}
-		return false
-	}
-	return true
-}

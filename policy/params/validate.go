@@ -4,6 +4,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/sluicegw/sluice/policy/jsonscan"
 	"github.com/valyala/fasthttp"
 )
 
@@ -191,16 +192,16 @@ func checkArgs(ps []param, args *fasthttp.Args, s *scratch) error {
 func (v *Validator) checkJSON(body []byte, s *scratch) error {
 	slots := s.slots[:len(v.json)]
 	clear(slots)
-	if skipWS(body, 0) < len(body) {
-		var it objectIter
-		if err := it.start(body); err != nil {
+	if jsonscan.SkipWS(body, 0) < len(body) {
+		var it jsonscan.ObjectIter
+		if err := it.Start(body, bodyJSON); err != nil {
 			if err == ErrNotObject {
 				return v.errNotObject
 			}
 			return v.errMalformed
 		}
 		for {
-			m, ok, err := it.next()
+			m, ok, err := it.Next()
 			if err != nil {
 				return v.errMalformed
 			}
@@ -208,8 +209,8 @@ func (v *Validator) checkJSON(body []byte, s *scratch) error {
 				break
 			}
 			for i := range v.json {
-				if keyEqual(m.key, m.keyEsc, v.json[i].name) {
-					slots[i] = slot{val: m.val, kind: m.kind, esc: m.valEsc, count: 1} // last wins
+				if jsonscan.EqualUnescaped(m.Key, m.KeyEsc, v.json[i].name) {
+					slots[i] = slot{val: m.Val, kind: m.Kind, esc: m.ValEsc, count: 1} // last wins
 					break
 				}
 			}
@@ -224,7 +225,7 @@ func (v *Validator) checkJSON(body []byte, s *scratch) error {
 			continue
 		}
 		var val []byte
-		val, s.buf = stringValue(member{val: sl.val, kind: sl.kind, valEsc: sl.esc}, s.buf)
+		val, s.buf = jsonscan.Unquote(sl.val, sl.kind, sl.esc, s.buf)
 		if e := p.checkJSON(val, sl.kind); e != nil {
 			return e
 		}

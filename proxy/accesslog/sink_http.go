@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -12,6 +11,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	json "github.com/goccy/go-json"
 )
 
 // maxBulkResponse bounds how much of an Elasticsearch _bulk response is
@@ -184,7 +185,7 @@ func readLimited(dst []byte, r io.Reader, limit int) ([]byte, error) {
 }
 
 // bulkFailures counts items with a non-2xx status in an Elasticsearch bulk
-// response. Off the request path, so encoding/json is fine here.
+// response. Off the request path, so a reflection decoder is fine here.
 func bulkFailures(body []byte) (int, error) {
 	var r struct {
 		Errors bool                              `json:"errors"`

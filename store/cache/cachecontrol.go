@@ -1,5 +1,7 @@
 package cache
 
+import "github.com/sluicegw/sluice/policy/httpbytes"
+
 // Parsing of the header fields RFC 9111 caching depends on: Cache-Control
 // (request and response directives), Expires, Date, Age and Last-Modified.
 // Every parser here works on the caller's bytes and allocates nothing, so the
@@ -232,10 +234,10 @@ func ParseDeltaSeconds(b []byte) (int64, bool) {
 // ParseAge parses an Age field value. A list-valued Age uses its first member
 // and an invalid value is ignored (ok=false), per RFC 9111 §5.1.
 func ParseAge(b []byte) (int64, bool) {
-	b = trimOWS(b)
+	b = httpbytes.TrimOWS(b)
 	for i, c := range b {
 		if c == ',' {
-			b = trimOWS(b[:i])
+			b = httpbytes.TrimOWS(b[:i])
 			break
 		}
 	}
@@ -259,16 +261,6 @@ func eqFold(b []byte, s string) bool {
 	return true
 }
 
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
 // ParseHTTPDate parses an HTTP-date in any of the three formats RFC 9110
 // §5.6.7 requires recipients to accept, returning Unix seconds:
 //
@@ -280,7 +272,7 @@ func trimOWS(b []byte) []byte {
 // more than 50 years in the future is taken as the most recent past year with
 // the same last two digits. The day name is not checked against the date.
 func ParseHTTPDate(b []byte, now int64) (int64, bool) {
-	b = trimOWS(b)
+	b = httpbytes.TrimOWS(b)
 	comma := -1
 	for i := 0; i < len(b) && i < 10; i++ {
 		if b[i] == ',' {

@@ -1,5 +1,7 @@
 package cache
 
+import "github.com/sluicegw/sluice/policy/httpbytes"
+
 // Conditional requests answered from the cache (RFC 9110 §13.1.2, §13.1.3,
 // §13.2.2; RFC 9111 §4.3.2) and invalidation after unsafe methods (RFC 9111
 // §4.4). Allocation-free: the lookup step runs these on hits.
@@ -35,11 +37,11 @@ func NotModified(e *Entry, ifNoneMatch, ifModifiedSince []byte, now int64) bool 
 // etagListMatches reports whether the If-None-Match list matches etag by
 // weak comparison: opaque tags equal, W/ prefixes ignored.
 func etagListMatches(list, etag []byte) bool {
-	list = trimOWS(list)
+	list = httpbytes.TrimOWS(list)
 	if len(list) == 1 && list[0] == '*' {
 		return true
 	}
-	want, ok := opaqueTag(trimOWS(etag))
+	want, ok := opaqueTag(httpbytes.TrimOWS(etag))
 	if !ok {
 		return false
 	}

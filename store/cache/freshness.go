@@ -1,5 +1,7 @@
 package cache
 
+import "github.com/sluicegw/sluice/policy/httpbytes"
+
 // RFC 9111 rules for a SHARED cache: what may be stored (§3, §3.5), how long
 // it stays fresh (§4.2.1, §4.2.2), how old it is (§4.2.3) and whether a
 // stored answer may be served for a request (§4.2, §4.2.4, §5.2.1, RFC 5861).
@@ -185,7 +187,7 @@ func VaryStar(vary []byte) bool {
 		for j < len(vary) && vary[j] != ',' {
 			j++
 		}
-		if m := trimOWS(vary[i:j]); len(m) == 1 && m[0] == '*' {
+		if m := httpbytes.TrimOWS(vary[i:j]); len(m) == 1 && m[0] == '*' {
 			return true
 		}
 		i = j + 1

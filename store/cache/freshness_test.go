@@ -1,6 +1,10 @@
 package cache
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/sluicegw/sluice/policy/httpbytes"
+)
 
 // resp builds a Response from header lines "Name: value".
 func resp(t testing.TB, lines ...string) *Response {
@@ -14,7 +18,7 @@ func resp(t testing.TB, lines ...string) *Response {
 		if i == len(l) {
 			t.Fatalf("bad header line %q", l)
 		}
-		r.ParseResponseField([]byte(l[:i]), trimOWS([]byte(l[i+1:])), now2026)
+		r.ParseResponseField([]byte(l[:i]), httpbytes.TrimOWS([]byte(l[i+1:])), now2026)
 	}
 	return r
 }

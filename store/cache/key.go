@@ -1,6 +1,10 @@
 package cache
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/sluicegw/sluice/policy/httpbytes"
+)
 
 // Cache keys. A key is built in two parts:
 //
@@ -192,7 +196,7 @@ func AppendVariantKey(dst, primary, vary, consumer []byte, h HeaderSource) ([]by
 		for j < len(vary) && vary[j] != ',' {
 			j++
 		}
-		name := trimOWS(vary[i:j])
+		name := httpbytes.TrimOWS(vary[i:j])
 		i = j + 1
 		if len(name) == 0 {
 			continue
@@ -223,7 +227,7 @@ func appendHeaderValue(dst, name, v []byte) []byte {
 	}
 	dst = append(dst, 3)
 	fold := caseInsensitiveValue(name)
-	v = trimOWS(v)
+	v = httpbytes.TrimOWS(v)
 	space := false
 	for _, c := range v {
 		if c == ' ' || c == '\t' {
