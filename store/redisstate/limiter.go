@@ -541,6 +541,7 @@ func (l *Limiter) refill(batch []*lease) {
 				strconv.FormatFloat(iv, 'g', -1, 64),
 				strconv.FormatFloat(iv*float64(lim.Burst), 'g', -1, 64),
 				strconv.FormatInt(ls.n, 10), strconv.FormatInt(ls.debt, 10),
+				strconv.FormatInt(min(lim.Burst, ls.n*int64(l.opt.FleetSize)), 10),
 			}
 		} else {
 			p := periodNanos(lim.Period)

@@ -11,8 +11,15 @@ import (
 // charges ARGV[4] tokens of debt unconditionally (requests a node already
 // admitted), then grants up to ARGV[3] tokens that fit within tau.
 //
-//	ARGV: interval µs per token, tau µs (interval*burst), wanted n, debt
-//	reply: {granted, µs until the rest of n would fit, tokens left}
+//	ARGV: interval µs per token, tau µs (interval*burst), wanted n, debt,
+//	      target (tokens to wait for after a partial grant)
+//	reply: {granted, µs until target tokens would fit, tokens left}
+//
+// On a partial grant the node waits until target tokens fit, a batch for
+// every node of the fleet (at most the burst), rather than the missing
+// part: the nodes of a saturated key then come back when there is a whole
+// batch for each, and a saturated key costs one round trip per batch
+// instead of a stream of small and empty grants.
 //
 // Microseconds keep TAT below 2^53, where Lua's doubles are exact to a
 // quarter microsecond; %.17g writes the double back without rounding.
@@ -34,7 +41,7 @@ if g > 0 or debt > 0 then
   redis.call('SET', KEYS[1], string.format('%.17g', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
 end
 local wait = 0
-if g < n then wait = tat + (n - g) * iv - tau - now end
+if g < n then wait = tat + tonumber(ARGV[5]) * iv - tau - now end
 if wait < 0 then wait = 0 end
 local left = math.floor((now + tau - tat) / iv)
 if left < 0 then left = 0 end
