@@ -64,7 +64,7 @@ func (n *Nonces) Seen(now int64, key []byte, window time.Duration) bool {
 	r := cl.Do(ctx, cl.B().Set().Key(n.prefix+string(key)).Value("1").Nx().PxMilliseconds(ms).Build())
 	cancel()
 	err := r.Error()
-	if err != nil && isNil(err) {
+	if rueidis.IsRedisNil(err) {
 		// SET NX answers nil when the key exists: a replay.
 		n.conn.observe(start, 1, nil)
 		return true
@@ -74,9 +74,4 @@ func (n *Nonces) Seen(now int64, key []byte, window time.Duration) bool {
 		return false
 	}
 	return false
-}
-
-func isNil(err error) bool {
-	re, ok := rueidis.IsRedisErr(err)
-	return ok && re.IsNil()
 }
