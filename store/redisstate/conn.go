@@ -57,12 +57,11 @@ type Conn struct {
 	opt    Options
 	client atomic.Pointer[rueidis.Client] // nil until the first successful dial
 
-	open  atomic.Bool
-	wake  chan struct{} // prober: the breaker just opened
-	stop  chan struct{}
-	done  chan struct{}
-	once  sync.Once
-	onErr func(error) // test hook
+	open atomic.Bool
+	wake chan struct{} // prober: the breaker just opened
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
 }
 
 // Dial builds a Conn. It never fails because Redis is down: the Conn then
@@ -143,10 +142,7 @@ func (c *Conn) Client() rueidis.Client {
 }
 
 // trip opens the breaker: from now on no caller waits for Redis.
-func (c *Conn) trip(err error) {
-	if c.onErr != nil {
-		c.onErr(err)
-	}
+func (c *Conn) trip(error) {
 	if c.open.CompareAndSwap(false, true) {
 		openBreakers.Add(1)
 		breakerOpensTotal.Inc()

@@ -26,6 +26,7 @@ type lease struct {
 	fleetLeft atomic.Int64 // tokens Redis still had after the last refill
 	low       atomic.Int64 // refill when tokens fall below this
 	queued    atomic.Bool  // a refill is queued or in flight
+	used      atomic.Bool  // a request saw it since the last sweep
 	limit     atomic.Pointer[ratelimit.Limit]
 
 	key    uint64
@@ -40,7 +41,6 @@ type lease struct {
 	n, debt    int64 // of the refill in flight
 	win        int64 // quota window of the refill in flight
 
-	sweepSpent int64 // sweeper only, under the shard lock
 }
 
 // periodSalt keeps a bucket and the quotas sharing one caller key apart.
@@ -169,8 +169,8 @@ func (s *leaseShard) rebuildLocked(n int) *leaseTable {
 	return nt
 }
 
-// sweep evicts leases that saw no request since the previous sweep, hold
-// no debt and have no refill in flight. Unspent tokens they hold are given
+// sweep evicts leases that saw no request (admitted or denied) since the
+// previous sweep, hold no debt and have no refill in flight. Unspent tokens they hold are given
 // up (the fleet admits slightly less, never more). It returns how many.
 func (m *leaseMap) sweep() int {
 	total := 0
@@ -184,14 +184,13 @@ func (m *leaseMap) sweep() int {
 			if e == nil {
 				continue
 			}
-			sp := e.spent.Load()
-			if sp == e.sweepSpent && !e.queued.Load() {
+			if !e.used.Load() && !e.queued.Load() {
 				if v := e.tokens.Load(); v >= 0 && e.tokens.CompareAndSwap(v, deadTokens) {
 					n++
 					continue
 				}
 			}
-			e.sweepSpent = sp
+			e.used.Store(false)
 			live++
 		}
 		if n > 0 {

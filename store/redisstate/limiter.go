@@ -49,7 +49,8 @@ type LimiterOptions struct {
 	// divides limits by it, and a bucket lease never exceeds Burst/N
 	// (default 1).
 	FleetSize int
-	// Local is the store FallbackLocal uses; nil makes one the Limiter owns.
+	// Local is the store FallbackLocal uses; nil makes one the Limiter
+	// owns. A store shared with local limits must not see the same keys.
 	Local *ratelimit.Local
 	// RefillPeriod is how long a batch should last at the key's observed
 	// rate: the batch is rate*RefillPeriod tokens, 1 for a cold key
@@ -195,6 +196,9 @@ type limScratch struct {
 // evalLease decides one request of cost against a lease whose token count
 // is v. It returns the new count, or the wait when denied.
 func (l *Limiter) evalLease(ls *lease, v, now, cost int64) (nv int64, ok bool, wait int64) {
+	if v == deadTokens {
+		return v, false, int64(pendingRetry) // evicted under the caller: rare, deny once
+	}
 	avail := v
 	if now >= ls.expires.Load() && avail > 0 {
 		avail = 0 // the lease expired: its leftovers are void
@@ -241,6 +245,9 @@ func (l *Limiter) Allow(now int64, reqs []ratelimit.Request) ratelimit.Decision 
 		if ls.limit.Load() != r.Limit {
 			ls.limit.Store(r.Limit) // first use, or a reload changed the limit
 		}
+		if !ls.used.Load() {
+			ls.used.Store(true) // written once per sweep, not per request
+		}
 		v := ls.tokens.Load()
 		s.ls[i], s.prev[i], s.cost[i] = ls, v, cost
 		if cost > r.Limit.Burst {
@@ -263,9 +270,6 @@ func (l *Limiter) Allow(now int64, reqs []ratelimit.Request) ratelimit.Decision 
 		ls, v, cost := s.ls[i], s.prev[i], s.cost[i]
 		for range 64 { // bounded: each retry means another caller progressed
 			nv, ok, wait := l.evalLease(ls, v, now, cost)
-			if v == deadTokens {
-				ok, wait = false, int64(pendingRetry) // evicted under us: rare, deny once
-			}
 			if !ok {
 				for j := range i {
 					refundLease(s.ls[j], s.cost[j])
@@ -481,6 +485,16 @@ func (l *Limiter) batchSize(ls *lease, lim *ratelimit.Limit, now int64) int64 {
 	return b
 }
 
+// waitTarget is how many tokens a node whose refill came back short waits
+// for: a batch for every node, so that the nodes of a saturated key come
+// back to whole batches, but never more than the burst nor more than the
+// fleet rate refills in RefillPeriod, so a slow limit (1/s) is not turned
+// into a bursty one (5 every 5 s).
+func (l *Limiter) waitTarget(ls *lease, lim *ratelimit.Limit) int64 {
+	byRate := int64(math.Ceil(lim.Rate * l.opt.RefillPeriod.Seconds()))
+	return max(1, min(lim.Burst, ls.n*int64(l.opt.FleetSize), byRate))
+}
+
 func (l *Limiter) keyFor(ls *lease, lim *ratelimit.Limit, now int64) (string, int64) {
 	if ls.redisKey == "" {
 		b := make([]byte, 0, len(l.conn.Prefix())+24)
@@ -541,7 +555,7 @@ func (l *Limiter) refill(batch []*lease) {
 				strconv.FormatFloat(iv, 'g', -1, 64),
 				strconv.FormatFloat(iv*float64(lim.Burst), 'g', -1, 64),
 				strconv.FormatInt(ls.n, 10), strconv.FormatInt(ls.debt, 10),
-				strconv.FormatInt(min(lim.Burst, ls.n*int64(l.opt.FleetSize)), 10),
+				strconv.FormatInt(l.waitTarget(ls, lim), 10),
 			}
 		} else {
 			p := periodNanos(lim.Period)

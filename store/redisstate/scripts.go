@@ -15,9 +15,8 @@ import (
 //	      target (tokens to wait for after a partial grant)
 //	reply: {granted, µs until target tokens would fit, tokens left}
 //
-// On a partial grant the node waits until target tokens fit, a batch for
-// every node of the fleet (at most the burst), rather than the missing
-// part: the nodes of a saturated key then come back when there is a whole
+// On a partial grant the node waits until target tokens fit (see
+// Limiter.waitTarget), rather than the missing part: the nodes of a saturated key then come back when there is a whole
 // batch for each, and a saturated key costs one round trip per batch
 // instead of a stream of small and empty grants.
 //
