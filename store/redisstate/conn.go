@@ -57,11 +57,12 @@ type Conn struct {
 	opt    Options
 	client atomic.Pointer[rueidis.Client] // nil until the first successful dial
 
-	open atomic.Bool
-	wake chan struct{} // prober: the breaker just opened
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	open    atomic.Bool
+	lastErr atomic.Pointer[error] // the failure that last opened the breaker
+	wake    chan struct{}         // prober: the breaker just opened
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
 }
 
 // Dial builds a Conn. It never fails because Redis is down: the Conn then
@@ -126,6 +127,14 @@ func (c *Conn) connect() error {
 // Healthy reports whether the breaker is closed, i.e. Redis is in use.
 func (c *Conn) Healthy() bool { return !c.open.Load() }
 
+// LastError returns the failure that last opened the breaker, or nil.
+func (c *Conn) LastError() error {
+	if p := c.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // Prefix returns the key prefix.
 func (c *Conn) Prefix() string { return c.opt.KeyPrefix }
 
@@ -142,8 +151,9 @@ func (c *Conn) Client() rueidis.Client {
 }
 
 // trip opens the breaker: from now on no caller waits for Redis.
-func (c *Conn) trip(error) {
+func (c *Conn) trip(err error) {
 	if c.open.CompareAndSwap(false, true) {
+		c.lastErr.Store(&err)
 		openBreakers.Add(1)
 		breakerOpensTotal.Inc()
 		select {

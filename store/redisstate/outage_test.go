@@ -1,7 +1,6 @@
 package redisstate
 
 import (
-	"math"
 	"testing"
 	"time"
 
@@ -28,13 +27,16 @@ func TestFleetRedisKilledAndRestarted(t *testing.T) {
 	admitted, attempts, slowest := f.drive(outage, 500*time.Microsecond, reqs)
 	fb := counterValue(fallbackLocal) - fb0
 	t.Logf("Redis down %v: attempts %d, admitted per node %v, fallback decisions %d, slowest Allow %v", outage, attempts, admitted, fb, slowest)
+	if attempts < 3*2*333*int64(outage.Seconds()) {
+		t.Fatalf("offered load too low to test limit/3: %d attempts", attempts)
+	}
 	if f.healthy() {
 		t.Error("breakers still closed with Redis dead")
 	}
 	if fb == 0 {
 		t.Error("fallback counter did not rise")
 	}
-	if slowest >= testTimeout {
+	if slowest >= 250*time.Millisecond {
 		t.Errorf("an Allow call took %v during the outage", slowest)
 	}
 	// Per node: 333/s for 2 s plus the local burst 33, plus at most one
@@ -56,21 +58,27 @@ func TestFleetRedisKilledAndRestarted(t *testing.T) {
 	}
 	t.Logf("fleet limits back %v after the restart", time.Since(start))
 	fb0 = counterValue(fallbackLocal)
-	admitted, _, _ = f.drive(2*time.Second, 500*time.Microsecond, reqs)
+	admitted, attempts, _ = f.drive(2*time.Second, 500*time.Microsecond, reqs)
 	total := sum(admitted)
-	t.Logf("after restart, 2s: admitted %d per node %v (want 2000 ±5%%, plus the fresh bucket's burst 100)", total, admitted)
-	if math.Abs(float64(total)-2000-100) > 0.05*2000 {
-		t.Errorf("admitted %d after the restart, want 2100 ±100", total)
+	if attempts < 4000 {
+		t.Fatalf("offered load too low to test the limit: %d attempts", attempts)
+	}
+	// The restarted Redis starts with a full bucket, so the burst (100) is
+	// allowed on top; tokens still leased when the run stops are not spent.
+	t.Logf("after restart, 2s: admitted %d per node %v (want 2000 -5%%..+5%% plus the fresh bucket's burst 100)", total, admitted)
+	if float64(total) < 0.95*2000 || float64(total) > 1.05*2000+100 {
+		t.Errorf("admitted %d after the restart, want 1900..2200", total)
 	}
 	if d := counterValue(fallbackLocal) - fb0; d != 0 || !f.healthy() {
-		t.Errorf("fell back %d times after recovery", d)
+		t.Errorf("fell back %d times after recovery; last breaker errors: %v %v %v", d, f.conns[0].LastError(), f.conns[1].LastError(), f.conns[2].LastError())
 	}
 }
 
-// TestFleetSlowRedisBoundedLatency: Redis stalls (DEBUG SLEEP 1). Allow
+// TestFleetSlowRedisBoundedLatency: Redis stalls (DEBUG SLEEP 2). Allow
 // never waits for it at all; a nonce check waits at most the timeout, then
 // the breaker opens and nonce checks fall back at once. When Redis answers
-// again, the breakers close.
+// again, the breakers close. The bounds leave room for a loaded test
+// machine and still tell a bounded wait from one that lasts the 2 s stall.
 func TestFleetSlowRedisBoundedLatency(t *testing.T) {
 	s := redistest.Start(t)
 	f := newFleet(t, []string{s.Addr}, LimiterOptions{})
@@ -80,12 +88,12 @@ func TestFleetSlowRedisBoundedLatency(t *testing.T) {
 
 	nf0 := counterValue(nonceFallback)
 	sleeping := make(chan error, 1)
-	go func() { _, err := s.Do("DEBUG", "SLEEP", "1"); sleeping <- err }()
+	go func() { _, err := s.Do("DEBUG", "SLEEP", "2"); sleeping <- err }()
 	time.Sleep(50 * time.Millisecond) // let the server enter the sleep
 
 	var worstAllow, worstNonce time.Duration
 	key := []byte("nonce-xxxxxxxx")
-	for i := range 400 {
+	for i := range 600 {
 		// A new key each time: every call queues a refill that Redis
 		// cannot answer.
 		t0 := time.Now()
@@ -100,10 +108,10 @@ func TestFleetSlowRedisBoundedLatency(t *testing.T) {
 	}
 	t.Logf("Redis stalled: slowest Allow %v, slowest nonce check %v (timeout %v), nonce fallbacks %d",
 		worstAllow, worstNonce, testTimeout, counterValue(nonceFallback)-nf0)
-	if worstAllow >= testTimeout/2 {
+	if worstAllow >= 250*time.Millisecond {
 		t.Errorf("Allow waited %v for a stalled Redis", worstAllow)
 	}
-	if worstNonce > testTimeout+30*time.Millisecond {
+	if worstNonce > testTimeout+500*time.Millisecond {
 		t.Errorf("nonce check waited %v, beyond the %v timeout", worstNonce, testTimeout)
 	}
 	if counterValue(nonceFallback) == nf0 {
