@@ -14,7 +14,19 @@ import (
 // within 2 s and the fleet limit (1000/s) holds again.
 func TestFleetRedisKilledAndRestarted(t *testing.T) {
 	s := redistest.Start(t)
-	f := newFleet(t, []string{s.Addr}, LimiterOptions{})
+	testKilledAndRestarted(t, []string{s.Addr}, s.Kill, s.Restart)
+}
+
+// TestFleetRedisKilledAndRestartedCluster: the same with every node of a
+// Cluster killed and restarted (they keep their nodes.conf, so the
+// cluster re-forms with its slots, empty).
+func TestFleetRedisKilledAndRestartedCluster(t *testing.T) {
+	c := redistest.StartCluster(t)
+	testKilledAndRestarted(t, c.Addrs, c.Kill, c.Restart)
+}
+
+func testKilledAndRestarted(t *testing.T, addrs []string, kill, restart func()) {
+	f := newFleet(t, addrs, LimiterOptions{})
 	reqs := []ratelimit.Request{{Key: 0xdead, Limit: ratelimit.MustLimit(1000, 100)}}
 	f.drive(time.Second, 500*time.Microsecond, reqs)
 	if !f.healthy() {
@@ -22,7 +34,7 @@ func TestFleetRedisKilledAndRestarted(t *testing.T) {
 	}
 
 	fb0 := counterValue(fallbackLocal)
-	s.Kill()
+	kill()
 	const outage = 2 * time.Second
 	admitted, attempts, slowest := f.drive(outage, 500*time.Microsecond, reqs)
 	fb := counterValue(fallbackLocal) - fb0
@@ -48,7 +60,7 @@ func TestFleetRedisKilledAndRestarted(t *testing.T) {
 		}
 	}
 
-	s.Restart()
+	restart()
 	start := time.Now()
 	for !f.healthy() {
 		if time.Since(start) > 2*time.Second {

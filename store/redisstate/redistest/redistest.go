@@ -233,6 +233,29 @@ func StartCluster(t testing.TB) *Cluster {
 	if err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
+	c.waitOK(t)
+	return c
+}
+
+// Kill stops every node with SIGKILL.
+func (c *Cluster) Kill() {
+	for _, s := range c.Servers {
+		s.Kill()
+	}
+}
+
+// Restart starts every node again (after Kill) and waits until the
+// cluster is ok. The nodes keep their nodes.conf, so they rejoin with the
+// same slots and no data.
+func (c *Cluster) Restart() {
+	for _, s := range c.Servers {
+		s.Restart()
+	}
+	c.waitOK(c.Servers[0].t)
+}
+
+func (c *Cluster) waitOK(t testing.TB) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for _, s := range c.Servers {
 		for {
@@ -246,7 +269,6 @@ func StartCluster(t testing.TB) *Cluster {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	return c
 }
 
 // CommandCalls sums Server.CommandCalls over the nodes.
