@@ -89,4 +89,23 @@ func TestFleetQuotaStandalone(t *testing.T) {
 func TestFleetQuotaCluster(t *testing.T) {
 	c := redistest.StartCluster(t)
 	testFleetQuota(t, c.Addrs)
+
+	// All limits of one caller key live in one slot, so one node owns them.
+	l := newDetachedLimiter(t, LimiterOptions{})
+	now := ratelimit.Nanotime()
+	ls := &lease{key: 0xfeed}
+	var slot string
+	for _, lim := range []*ratelimit.Limit{ratelimit.MustLimit(1, 1), ratelimit.MustQuota(ratelimit.PeriodMinute, 1),
+		ratelimit.MustQuota(ratelimit.PeriodHour, 1), ratelimit.MustQuota(ratelimit.PeriodDay, 1)} {
+		key, _ := l.keyFor(ls, lim, now)
+		got, err := c.Servers[0].Do("CLUSTER", "KEYSLOT", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slot == "" {
+			slot = got
+		} else if got != slot {
+			t.Errorf("%s in slot %s, want %s like the bucket", key, got, slot)
+		}
+	}
 }
