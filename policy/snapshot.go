@@ -130,6 +130,10 @@ type API struct {
 	Transform *Transform
 	// WebSocket is set when the API tunnels WebSocket upgrades.
 	WebSocket *WebSocket
+	// Cache is set when the API caches answers; Compression when it
+	// compresses them (cache.go).
+	Cache       *Cache
+	Compression *Compression
 	// ReadsBody is set when a step reads the body (HMAC signatures, form or
 	// JSON parameters): the data plane then buffers it, bounded.
 	ReadsBody bool
