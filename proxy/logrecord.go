@@ -34,6 +34,7 @@ func (s *Server) logRecord(ctx *fasthttp.RequestCtx, st *reqState, status int, t
 			r.SetString(accesslog.FieldUpstream, api.Backend.Targets[t].URL)
 		}
 	}
+	r.Cache = cacheLogStatus[st.c.out]
 	switch st.throttleOutcome {
 	case "":
 	case "allowed":
