@@ -429,10 +429,10 @@ func (s *Server) serveEntry(ctx *fasthttp.RequestCtx, st *reqState, detail strin
 		}
 		v := h[:j]
 		h = h[j+1:]
-		if notModified && (equalFoldASCII(name, fasthttp.HeaderContentType) || equalFoldASCII(name, fasthttp.HeaderContentEncoding)) {
+		if notModified && (foldEq(name, fasthttp.HeaderContentType) || foldEq(name, fasthttp.HeaderContentEncoding)) {
 			continue
 		}
-		if st.api.Cache != nil && equalFoldASCII(name, b2s(st.api.Cache.TagHeader)) {
+		if st.api.Cache != nil && foldEq(name, b2s(st.api.Cache.TagHeader)) {
 			continue
 		}
 		resp.Header.AddBytesKV(name, v)
@@ -599,18 +599,18 @@ func (s *Server) fillFrom(api *policy.API, c *cacheState, consumer []byte, reqH 
 	for name, v := range resp.Header.All() {
 		r.ParseResponseField(name, v, now)
 		switch {
-		case equalFoldASCII(name, fasthttp.HeaderContentLength), equalFoldASCII(name, "Age"),
-			equalFoldASCII(name, fasthttp.HeaderConnection), equalFoldASCII(name, "Cache-Status"),
-			equalFoldASCII(name, "X-Request-Id"):
+		case foldEq(name, fasthttp.HeaderContentLength), foldEq(name, "Age"),
+			foldEq(name, fasthttp.HeaderConnection), foldEq(name, "Cache-Status"),
+			foldEq(name, "X-Request-Id"):
 			continue
-		case equalFoldASCII(name, fasthttp.HeaderSetCookie):
+		case foldEq(name, fasthttp.HeaderSetCookie):
 			setCookie = true
-		case equalFoldASCII(name, "Vary"):
+		case foldEq(name, "Vary"):
 			if len(vary) > 0 {
 				vary = append(vary, ',')
 			}
 			vary = append(vary, v...) // rare; small
-		case equalFoldASCII(name, b2s(k.TagHeader)):
+		case foldEq(name, b2s(k.TagHeader)):
 			if len(c.tags) > 0 {
 				c.tags = append(c.tags, ' ')
 			}
@@ -709,7 +709,7 @@ func tagsFromHeader(h, name []byte) []byte {
 		if j < 0 {
 			return nil
 		}
-		if equalFoldASCII(n, b2s(name)) {
+		if foldEq(n, b2s(name)) {
 			return h[:j]
 		}
 		h = h[j+1:]
