@@ -35,6 +35,7 @@ func NewAdmin(s *Server, r *Reloader) *Admin {
 	rt.GET("/admin/config", a.guard(a.config))
 	rt.GET("/admin/routes", a.guard(a.routes))
 	rt.POST("/admin/reload", a.guard(a.reload))
+	rt.POST("/admin/cache/purge", a.guard(a.cachePurge)) // cache_admin.go
 	rt.NotFound = func(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusNotFound, CodeNotFound, "no such admin endpoint", nil)
 	}

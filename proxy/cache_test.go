@@ -475,3 +475,48 @@ func TestCompressionHitServesStoredVariant(t *testing.T) {
 	}
 	r.originCalls(1)
 }
+
+func (r *cacheRig) purge(query string) {
+	r.t.Helper()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod("POST")
+	req.SetRequestURI("http://" + r.g.adminAt + "/admin/cache/purge?" + query)
+	if err := fasthttp.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+		r.t.Fatalf("purge %s: %v %d %s", query, err, resp.StatusCode(), resp.Body())
+	}
+}
+
+// TestCacheAdminPurge: purge one URL (all its variants and codings), a
+// prefix, a surrogate key, and everything.
+func TestCacheAdminPurge(t *testing.T) {
+	r := newCacheRig(t, "")
+	var ver atomic.Int64
+	r.o.set(func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set("Cache-Control", "max-age=600")
+		ctx.Response.Header.Set("Surrogate-Key", "all "+strings.Trim(string(ctx.Path()), "/"))
+		ctx.SetBodyString(string(ctx.Path()) + "@" + strconv.FormatInt(ver.Load(), 10))
+	})
+	paths := []string{"/p/1", "/p/2", "/q"}
+	for _, p := range paths {
+		h := r.get(p, nil, 200, p+"@0")
+		if len(h.Peek("Surrogate-Key")) != 0 {
+			t.Fatal("Surrogate-Key reached the client")
+		}
+	}
+	ver.Store(1)
+	r.purge("url=/p/1")
+	r.get("/p/1", nil, 200, "/p/1@1")
+	r.get("/p/2", nil, 200, "/p/2@0")
+	r.purge("prefix=/p/")
+	r.get("/p/2", nil, 200, "/p/2@1")
+	r.get("/q", nil, 200, "/q@0")
+	r.purge("tag=q")
+	r.get("/q", nil, 200, "/q@1")
+	ver.Store(2)
+	r.purge("all=true")
+	for _, p := range paths {
+		r.get(p, nil, 200, p+"@2")
+	}
+}
