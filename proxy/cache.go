@@ -485,7 +485,8 @@ func (s *Server) refreshInBackground(ctx *fasthttp.RequestCtx, st *reqState) {
 	bg := &cacheState{key: bytes.Clone(c.key), vkey: bytes.Clone(c.vkey), val: bytes.Clone(c.val), urlLen: c.urlLen,
 		seq: s.cache.store.Seq(), reqCC: c.reqCC, hasAuth: c.hasAuth, revalidate: true, fill: true}
 	bg.entry.Decode(bg.val)
-	consumer := bytes.Clone(st.consumerName)
+	consumer := bytes.Clone(consumerFor(st))
+	req.Header.SetMethod(fasthttp.MethodGet) // a HEAD's refresh fetches the GET entry's answer
 	go func() {
 		defer s.cache.co.Done(f)
 		defer fasthttp.ReleaseRequest(req)
@@ -498,7 +499,7 @@ func (s *Server) refreshInBackground(ctx *fasthttp.RequestCtx, st *reqState) {
 			return
 		}
 		stripResponseHopByHop(&resp.Header)
-		s.fillFrom(api, bg, consumer, &req.Header, resp, time.Now().Unix())
+		s.fillFrom(api, bg, strGET, consumer, &req.Header, resp, time.Now().Unix())
 	}()
 }
 
@@ -546,7 +547,7 @@ func (s *Server) cacheStore(ctx *fasthttp.RequestCtx, st *reqState) {
 		setCacheStatusFwd(ctx, c, "uri-miss", false)
 		return
 	}
-	c.stored = s.fillFrom(st.api, c, consumerFor(st), &ctx.Request.Header, resp, c.now)
+	c.stored = s.fillFrom(st.api, c, ctx.Method(), consumerFor(st), &ctx.Request.Header, resp, c.now)
 	resp.Header.DelBytes(st.api.Cache.TagHeader) // the origin's purge handles are not the client's business
 	fwd := "uri-miss"
 	if c.varyMiss {
@@ -583,7 +584,7 @@ func setCacheStatusFwd(ctx *fasthttp.RequestCtx, c *cacheState, fwd string, stor
 // fillFrom stores resp as the answer for c's key when RFC 9111 and the API's
 // settings allow, writing a variants record first when the answer varies or
 // is per consumer. It reports whether the answer was stored.
-func (s *Server) fillFrom(api *policy.API, c *cacheState, consumer []byte, reqH *fasthttp.RequestHeader, resp *fasthttp.Response, now int64) bool {
+func (s *Server) fillFrom(api *policy.API, c *cacheState, method, consumer []byte, reqH *fasthttp.RequestHeader, resp *fasthttp.Response, now int64) bool {
 	k := api.Cache
 	store := s.cache.store
 	if resp.IsBodyStream() {
@@ -621,7 +622,7 @@ func (s *Server) fillFrom(api *policy.API, c *cacheState, consumer []byte, reqH 
 		c.hdr = append(c.hdr, v...)
 		c.hdr = append(c.hdr, 0)
 	}
-	in := cache.StoreInput{Method: strGET, Status: status, Req: &c.reqCC, Resp: &r, Statuses: &k.Statuses, Vary: vary,
+	in := cache.StoreInput{Method: method, Status: status, Req: &c.reqCC, Resp: &r, Statuses: &k.Statuses, Vary: vary,
 		HasAuth: c.hasAuth, SetCookie: setCookie, CookieOK: k.StoreSetCookie, DefaultTTL: k.TTL}
 	if cache.MayStore(&in) != cache.Storable {
 		return false

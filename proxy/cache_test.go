@@ -520,3 +520,82 @@ func TestCacheAdminPurge(t *testing.T) {
 		r.get(p, nil, 200, p+"@2")
 	}
 }
+
+// TestCacheAccessLogAndHead: the access log's cache field says what the
+// cache did, and a HEAD is answered from the GET entry without a body.
+func TestCacheAccessLogAndHead(t *testing.T) {
+	logPath := t.TempDir() + "/access.log"
+	r := newCacheRig(t, "[access_log]\n"+fileSinkTOML("f", logPath))
+	r.o.set(answer("v1", "Cache-Control", "max-age=60"))
+	r.get("/l", nil, 200, "v1")
+	r.get("/l", nil, 200, "v1")
+	st, h, body := r.g.do("HEAD", "/l", nil, nil)
+	if st != 200 || len(body) != 0 || string(h.Peek("Content-Length")) != "2" {
+		t.Fatalf("HEAD: %d Content-Length %q body %q", st, h.Peek("Content-Length"), body)
+	}
+	wantCacheStatus(t, h, "sluice; hit")
+	if st, _, _ := r.g.do("POST", "/l", nil, []byte("x")); st != 200 {
+		t.Fatalf("POST: %d", st)
+	}
+	r.get("/l", map[string]string{"Cache-Control": "no-store"}, 200, "v1")
+	r.originCalls(3)
+	shutdownGateway(t, r.g)
+	lines := readLogFile(t, logPath)
+	var got []string
+	for _, l := range lines {
+		got = append(got, l.Cache)
+	}
+	if strings.Join(got, ",") != "miss,hit,hit,bypass,bypass" {
+		t.Fatalf("cache fields %v, want miss,hit,hit,bypass,bypass", got)
+	}
+}
+
+// TestCacheHeadMissNotStored: a HEAD that misses is forwarded as a HEAD and
+// its empty answer is never stored as the GET entry.
+func TestCacheHeadMissNotStored(t *testing.T) {
+	r := newCacheRig(t, "")
+	r.o.set(answer("full body", "Cache-Control", "max-age=60"))
+	if st, _, _ := r.g.do("HEAD", "/h", nil, nil); st != 200 {
+		t.Fatalf("HEAD: %d", st)
+	}
+	r.get("/h", nil, 200, "full body")
+	r.get("/h", nil, 200, "full body")
+	r.originCalls(2)
+}
+
+// TestCachePerConsumer: on an API that authenticates, one consumer's
+// answer is never served to another unless the origin marks it public.
+func TestCachePerConsumer(t *testing.T) {
+	r := newCacheRig(t, "")
+	cfg := strings.NewReplacer("{{SCRIPTED}}", r.o.addr, "{{EXTRA}}", "").Replace(cacheTestConfig) + `
+[groups.apis.auth]
+modes = ["key"]
+[[consumers]]
+name = "alice"
+api_keys = ["alice-key-0123456789abcdef0123"]
+[[consumers]]
+name = "bob"
+api_keys = ["bob-key-0123456789abcdef012345"]
+`
+	r.g.write(cfg)
+	if _, err := r.g.rl.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	r.o.set(func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set("Cache-Control", "max-age=60")
+		if string(ctx.Path()) == "/shared" {
+			ctx.Response.Header.Set("Cache-Control", "public, max-age=60")
+		}
+		ctx.SetBodyString("for " + string(ctx.Request.Header.Peek("X-Consumer-Name")))
+	})
+	alice := map[string]string{"X-Api-Key": "alice-key-0123456789abcdef0123"}
+	bob := map[string]string{"X-Api-Key": "bob-key-0123456789abcdef012345"}
+	r.get("/mine", alice, 200, "for alice")
+	r.get("/mine", bob, 200, "for bob")
+	r.get("/mine", alice, 200, "for alice")
+	r.get("/mine", bob, 200, "for bob")
+	r.originCalls(2)
+	r.get("/shared", alice, 200, "for alice")
+	r.get("/shared", bob, 200, "for alice")
+	r.originCalls(3)
+}
