@@ -34,6 +34,18 @@ var (
 	cacheBypass          = metrics.NewCounter(`sluice_cache_bypass_total`)
 	cacheRefusedStreamed = metrics.NewCounter(`sluice_cache_refused_streamed_total`)
 	cacheBackgroundFills = metrics.NewCounter(`sluice_cache_background_refreshes_total`)
+
+	// cacheOutcomes counts requests by what the cache did (store/cache's
+	// hit and miss counters count lookups: one request may look up a
+	// compressed variant, a variants record and the answer).
+	cacheOutcomes = [...]*metrics.Counter{
+		cacheHit:            metrics.NewCounter(`sluice_cache_requests_total{outcome="hit"}`),
+		cacheMiss:           metrics.NewCounter(`sluice_cache_requests_total{outcome="miss"}`),
+		cacheStale:          metrics.NewCounter(`sluice_cache_requests_total{outcome="stale"}`),
+		cacheRevalidated304: metrics.NewCounter(`sluice_cache_requests_total{outcome="revalidated"}`),
+		cacheBypassed:       metrics.NewCounter(`sluice_cache_requests_total{outcome="bypass"}`),
+		cacheCoalesced:      metrics.NewCounter(`sluice_cache_requests_total{outcome="coalesced"}`),
+	}
 )
 
 // cacheOutcome is what the cache did for one request (access log field and
@@ -745,6 +757,9 @@ func (s *Server) invalidate(ctx *fasthttp.RequestCtx, st *reqState) {
 // cacheDone ends the request's fill flight after the store and compression
 // steps, waking coalesced waiters.
 func (s *Server) cacheDone(st *reqState) {
+	if o := st.c.out; o != cacheNone {
+		cacheOutcomes[o].Inc()
+	}
 	if st.c.leader {
 		st.c.leader = false
 		s.cache.co.Done(st.c.flight)

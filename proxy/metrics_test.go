@@ -165,6 +165,7 @@ var metricFamilies = []struct {
 	{"sluice_tunnels_refused_total", false, ""},
 	{"sluice_tunnel_bytes_total", false, "direction"},
 	// Response cache and compression (issue 13).
+	{"sluice_cache_requests_total", false, "outcome"},
 	{"sluice_cache_hits_total", false, ""},
 	{"sluice_cache_misses_total", false, ""},
 	{"sluice_cache_stale_total", false, ""},
