@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -123,25 +124,35 @@ func (c *cacheState) keep() cacheState {
 }
 
 // cacheStores is the Server's response cache: one store and one coalescer
-// for the process, created when a config first uses the cache, kept across
-// reloads (sized by that config; changes need a restart).
+// for the process, created with the other stores on the first compile (sized
+// by that config's [cache]; changes need a restart) and kept across reloads.
+// used turns true once a published config has an API with a cache: until
+// then requests skip the cache step entirely. The handles are written once,
+// before the first snapshot is published, so requests read them without
+// synchronization.
 type cacheStores struct {
 	store *cache.Store
 	co    *cache.Coalescer
+	used  atomic.Bool
 	stop  chan struct{}
 	once  sync.Once
 }
 
-// ensureCache creates the store when cfg has an API with a cache table.
-// Called under reloadMu.
-func (s *Server) ensureCache(cfg *policy.Config) {
-	if s.cache.store != nil || !usesCache(cfg) {
-		return
-	}
+// newCacheStores creates the store (fastcache takes memory as entries
+// arrive, not up front) and starts its purge-record sweeper.
+func (s *Server) newCacheStores(cfg *policy.Config) {
 	s.cache.store = cache.NewStore(cache.Options{MaxSize: int(cfg.Cache.MaxSize), MaxObjectSize: int(cfg.Cache.MaxObjectSize)})
 	s.cache.co = cache.NewCoalescer()
 	s.cache.stop = make(chan struct{})
 	go s.sweepCache(s.cache.store, s.cache.stop)
+}
+
+// ensureCache marks the cache in use once a config has an API with a cache
+// table. Called under reloadMu.
+func (s *Server) ensureCache(cfg *policy.Config) {
+	if usesCache(cfg) {
+		s.cache.used.Store(true)
+	}
 }
 
 func usesCache(cfg *policy.Config) bool {
@@ -175,7 +186,7 @@ func (s *Server) stopCache() {
 	}
 }
 
-// CacheStore is the response cache's store (nil when no API caches).
+// CacheStore is the response cache's store (nil before the first compile).
 func (s *Server) CacheStore() *cache.Store { return s.cache.store }
 
 var (
@@ -203,10 +214,10 @@ func (s *Server) cacheLookup(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	if z := api.Compression; z != nil {
 		c.enc = negotiate(ctx.Request.Header.Peek(fasthttp.HeaderAcceptEncoding), z.Encodings)
 	}
-	store := s.cache.store
-	if store == nil {
+	if !s.cache.used.Load() {
 		return proceed
 	}
+	store := s.cache.store
 	k := api.Cache
 	m := ctx.Method()
 	get, head := string(m) == "GET", string(m) == "HEAD"

@@ -22,7 +22,7 @@ import (
 func (a *Admin) cachePurge(ctx *fasthttp.RequestCtx) {
 	store := a.s.CacheStore()
 	snap := a.s.Snapshot()
-	if store == nil || snap == nil {
+	if store == nil || snap == nil || !a.s.cache.used.Load() {
 		writeError(ctx, fasthttp.StatusNotFound, "CacheOff", "no API has a cache", nil)
 		return
 	}

@@ -599,3 +599,43 @@ api_keys = ["bob-key-0123456789abcdef012345"]
 	r.get("/shared", bob, 200, "for alice")
 	r.originCalls(3)
 }
+
+// TestCacheEnabledByReload: a reload that adds a cache table turns the
+// cache on (the store exists from the first compile), under traffic.
+func TestCacheEnabledByReload(t *testing.T) {
+	o := startScriptedOrigin(t)
+	o.set(answer("v", "Cache-Control", "max-age=60"))
+	plain := strings.NewReplacer("{{SCRIPTED}}", o.addr, "[groups.apis.cache]", "", "coalesce_timeout = \"5s\"", "", "{{EXTRA}}", "").Replace(cacheTestConfig)
+	g := startGateway(t, plain)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				g.do("GET", "/load", nil, nil)
+			}
+		}
+	}()
+	g.do("GET", "/x", nil, nil)
+	g.do("GET", "/x", nil, nil)
+	if n := o.n.Load(); n < 2 {
+		t.Fatalf("origin saw %d requests without a cache", n)
+	}
+	g.write(strings.NewReplacer("{{SCRIPTED}}", o.addr, "{{EXTRA}}", "").Replace(cacheTestConfig))
+	if _, err := g.rl.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	wg.Wait()
+	t.Cleanup(func() { g.srv.CacheStore().PurgeAll() })
+	g.do("GET", "/y", nil, nil)
+	before := o.n.Load()
+	if _, h, _ := g.do("GET", "/y", nil, nil); !strings.HasPrefix(string(h.Peek("Cache-Status")), "sluice; hit") || o.n.Load() != before {
+		t.Fatalf("no hit after the reload: %q", h.Peek("Cache-Status"))
+	}
+}

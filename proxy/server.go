@@ -111,6 +111,7 @@ func (s *Server) state(cfg *policy.Config) error {
 			s.nonces = nonces
 		}
 	}
+	s.newCacheStores(cfg) // cache.go
 	s.stateReady = true
 	return nil
 }
