@@ -639,3 +639,31 @@ func TestCacheEnabledByReload(t *testing.T) {
 		t.Fatalf("no hit after the reload: %q", h.Peek("Cache-Status"))
 	}
 }
+
+// TestCacheSetCookieAndSize: Set-Cookie answers are stored only when the
+// API allows it; answers over max_object_size are forwarded, not stored.
+func TestCacheSetCookieAndSize(t *testing.T) {
+	r := newCacheRig(t, "max_object_size = \"2KiB\"")
+	r.o.set(answer("c", "Cache-Control", "max-age=60", "Set-Cookie", "s=1"))
+	r.get("/cookie", nil, 200, "c")
+	r.get("/cookie", nil, 200, "c")
+	r.originCalls(2)
+	big := strings.Repeat("b", 4<<10)
+	r.o.set(answer(big, "Cache-Control", "max-age=60"))
+	before := cacheRefusedTooLarge.Get()
+	r.get("/big", nil, 200, big)
+	r.get("/big", nil, 200, big)
+	r.originCalls(4)
+	if cacheRefusedTooLarge.Get() != before+2 {
+		t.Fatal("answers over max_object_size not counted")
+	}
+
+	r2 := newCacheRig(t, "store_set_cookie = true")
+	r2.o.set(answer("c", "Cache-Control", "max-age=60", "Set-Cookie", "s=1"))
+	r2.get("/cookie", nil, 200, "c")
+	h := r2.get("/cookie", nil, 200, "c")
+	if string(h.Peek("Set-Cookie")) != "s=1" {
+		t.Fatalf("stored Set-Cookie not replayed: %q", h.Peek("Set-Cookie"))
+	}
+	r2.originCalls(1)
+}
