@@ -47,6 +47,13 @@ client_ip = { rate = 10000000, burst = 10000000 }`,
 type = "file"
 path = "{{.Dir}}/access.log"`,
 	}
+	// The response cache with a ttl: the origin stub sends no freshness, and
+	// nginx's proxy_cache_valid gives its peer the same minute (cache-hit).
+	GatewayFeatures[FeatureCache] = FeatureConfig{
+		API: `
+[groups.apis.cache]
+ttl = "60s"`,
+	}
 	GatewayFeatures[FeatureHMAC] = FeatureConfig{
 		API: `
 [groups.apis.auth]

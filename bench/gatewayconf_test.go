@@ -118,7 +118,7 @@ func TestScenariosWellFormed(t *testing.T) {
 		}
 		// Peers run only where PeerJob expresses every gateway feature.
 		for _, f := range sc.Features {
-			if sc.Peers && f != FeatureKeyAuth && f != FeatureThrottle && f != FeatureAccessLog {
+			if sc.Peers && f != FeatureKeyAuth && f != FeatureThrottle && f != FeatureAccessLog && f != FeatureCache {
 				t.Errorf("%s: peers cannot match gateway feature %s", sc.Name, f)
 			}
 		}

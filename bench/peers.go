@@ -33,6 +33,9 @@ type PeerJob struct {
 	// API key, one for the whole API); a request over any gets 429. Caddy
 	// has no rate limiter in its stock build and ignores them.
 	Limits *PeerLimits `json:"limits,omitempty"`
+	// Cache answers repeated GETs from a response cache (nginx's
+	// proxy_cache, 60 s for 200s). Only peers with caches set run it.
+	Cache bool `json:"cache,omitempty"`
 }
 
 // PeerLimits are the three rate limits of PeerJob.
@@ -136,6 +139,7 @@ type Peer struct {
 	checkArgs  func(bin, conf string, p PeerParams) []string
 	env        []string
 	dirs       []string // created in the temp dir before start
+	caches     bool     // its template can do PeerJob.Cache
 }
 
 // Peers are the peer proxies, in report order.
@@ -146,7 +150,8 @@ var Peers = []Peer{
 		checkArgs: func(bin, conf string, p PeerParams) []string {
 			return []string{bin, "-t", "-q", "-p", p.Dir, "-c", conf}
 		},
-		dirs: []string{"nginx-client-body", "nginx-proxy", "nginx-fastcgi", "nginx-uwsgi", "nginx-scgi", "logs"},
+		dirs:   []string{"nginx-client-body", "nginx-proxy", "nginx-fastcgi", "nginx-uwsgi", "nginx-scgi", "nginx-cache", "logs"},
+		caches: true,
 	},
 	{
 		Name: "haproxy", Binary: "haproxy", ConfigName: "haproxy.cfg", tmpl: "peers/haproxy.cfg.tmpl",
@@ -193,6 +198,9 @@ func (pe Peer) Lookup() (string, error) {
 
 // Render returns the peer's config for p.
 func (pe Peer) Render(p PeerParams) ([]byte, error) {
+	if p.Cache && !pe.caches {
+		return nil, fmt.Errorf("bench: %s: no response cache in its bench config (cache-hit compares with nginx's proxy_cache)", pe.Name)
+	}
 	src, err := peerTemplates.ReadFile(pe.tmpl)
 	if err != nil {
 		panic("BUG: embedded peer template missing: " + pe.tmpl)

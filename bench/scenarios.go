@@ -112,6 +112,8 @@ func (s *Scenario) PeerJob() PeerJob {
 			}
 		case FeatureThrottle:
 			job.Limits = &peerLimits
+		case FeatureCache:
+			job.Cache = true
 		}
 	}
 	return job
@@ -207,9 +209,13 @@ var Scenarios = []Scenario{
 	},
 	{
 		Name: "cache-hit", Title: "Response cache hit",
-		Doc:    "GET of a cacheable response that the gateway answers from its response cache after the first request; the origin is not reached.",
+		Doc: "GET of a cacheable response that the gateway answers from its response cache after the first request; the origin is not reached. " +
+			"The gateway's API has `[groups.apis.cache]` with ttl 60s (the origin stub sends no freshness); nginx runs " +
+			"proxy_cache in a shared-memory zone with proxy_cache_valid 200 60s and proxy_cache_lock, so both answer " +
+			"every request after the first from their cache. HAProxy and Caddy are not run: Caddy's stock build has no cache, " +
+			"and the issue compares with nginx's proxy_cache.",
 		Method: "GET", Path: "/anon/item?size=1024", RespBytes: 1024,
-		Features: []Feature{FeatureCache},
+		Features: []Feature{FeatureCache}, Peers: true,
 	},
 	// The access-log issue's goals: logging on, and a remote sink that is
 	// down, each measured against anon-1k side by side.

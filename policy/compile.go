@@ -53,6 +53,7 @@ func Compile(p *Parsed, opt Options) (*Snapshot, error) {
 	}}
 	c.errs = append(c.errs, p.unknown...)
 	c.server()
+	c.cacheStore()
 	c.consumers()
 	backends := c.backends()
 	c.groups(backends)
@@ -557,6 +558,7 @@ func (c *compiler) api(key string, a *APIConfig, cg *Group, st StageID, vars map
 	}
 	api.Stats = newAPIStats(cg.Name, a.Name, st)
 	api.WebSocket = c.webSocket(key+".websocket", a.WebSocket, cg.Name, a.Name, st)
+	api.Cache, api.Compression = pol.cache, pol.compression
 	c.snap.APIs = append(c.snap.APIs, api)
 }
 
@@ -575,6 +577,9 @@ type apiPolicies struct {
 	auth     *Auth
 	throttle *Throttle
 	params   *params.Validator
+	// cache and compression (cache.go)
+	cache       *Cache
+	compression *Compression
 }
 
 // apiPolicies compiles the checks of one API: the group's tables unless the
@@ -608,6 +613,12 @@ func (c *compiler) apiPolicies(gkey, key string, g *GroupConfig, a *APIConfig, p
 				c.addOnce(key+".rate_limit.overrides["+strconv.Itoa(i)+"].consumer", "unknown consumer "+quote(o.Consumer))
 			}
 		}
+	}
+	p.cache = c.cache(key+".cache", a.Cache)
+	if a.Compression != nil {
+		p.compression = c.compression(key+".compression", a.Compression)
+	} else if g.Compression != nil {
+		p.compression = c.compression(gkey+".compression", g.Compression)
 	}
 	if a.Params != nil {
 		v, err := params.Compile(*a.Params, func(name string) (int, bool) {

@@ -32,6 +32,8 @@ type Config struct {
 	// lock-free ring to batched sinks; absent means no access log. Changes
 	// need a restart (SIGUSR1 reopens files).
 	AccessLog *logconf.Config `toml:"access_log"`
+	// Cache sizes the response cache's store (see cache.go). Changes need a restart.
+	Cache CacheStoreConfig `toml:"cache"`
 }
 
 // StateConfig is the [state] table.
@@ -57,6 +59,8 @@ type Policies struct {
 	Auth *AuthConfig `toml:"auth"`
 	// RateLimit throttles per API, per consumer and per client IP.
 	RateLimit *RateLimitConfig `toml:"rate_limit"`
+	// Compression compresses answers by Accept-Encoding (see cache.go).
+	Compression *CompressionConfig `toml:"compression"`
 }
 
 // ServerConfig is the [server] table.
@@ -171,6 +175,8 @@ type APIConfig struct {
 	WebSocket *WebSocketConfig `toml:"websocket"`
 	// Resilience: retry, split (resilience.go).
 	APIResilienceConfig
+	// Cache, when present, caches the API's answers (see cache.go).
+	Cache *CacheConfig `toml:"cache"`
 }
 
 // BackendConfig is one [[backends]] entry: a pool of HTTP targets, or a mock.

@@ -75,6 +75,7 @@ func applyDefaults(c *Config) {
 		}
 	}
 	applyWebSocketDefaults(c)
+	applyCacheDefaults(c)
 	for bi := range c.Backends {
 		b := &c.Backends[bi]
 		if b.PoolSize == 0 {

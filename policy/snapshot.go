@@ -133,6 +133,10 @@ type API struct {
 	WebSocket *WebSocket
 	// Retry is the API's retry policy; nil: no retries (resilience.go).
 	Retry *RetryPolicy
+	// Cache is set when the API caches answers; Compression when it
+	// compresses them (cache.go).
+	Cache       *Cache
+	Compression *Compression
 	// ReadsBody is set when a step reads the body (HMAC signatures, form or
 	// JSON parameters): the data plane then buffers it, bounded.
 	ReadsBody bool

@@ -36,6 +36,7 @@ func NewAdmin(s *Server, r *Reloader) *Admin {
 	rt.GET("/admin/routes", a.guard(a.routes))
 	rt.GET("/admin/upstreams", a.guard(a.upstreams))
 	rt.POST("/admin/reload", a.guard(a.reload))
+	rt.POST("/admin/cache/purge", a.guard(a.cachePurge)) // cache_admin.go
 	rt.NotFound = func(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusNotFound, CodeNotFound, "no such admin endpoint", nil)
 	}

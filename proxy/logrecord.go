@@ -35,6 +35,7 @@ func (s *Server) logRecord(ctx *fasthttp.RequestCtx, st *reqState, status int, t
 		}
 		r.Attempts = st.x.Attempts
 	}
+	r.Cache = cacheLogStatus[st.c.out]
 	switch st.throttleOutcome {
 	case "":
 	case "allowed":

@@ -55,6 +55,7 @@ type reqState struct {
 	ubuf            []byte // upstream URI, X-Forwarded-For
 	bodyBuf         []byte // a streamed body read for HMAC or parameter checks
 	lim             limitReader
+	c               cacheState // response cache and compression (cache.go)
 }
 
 var reqStatePool = sync.Pool{New: func() any {
@@ -76,7 +77,8 @@ func (st *reqState) reset() {
 	if cap(bodyBuf) > 1<<20 {
 		bodyBuf = nil // do not pin a large upload's buffer in the pool
 	}
-	*st = reqState{nameBuf: nameBuf, pathBuf: pathBuf, hostBuf: hostBuf, tbuf: tbuf, rbuf: rbuf, ubuf: ubuf, bodyBuf: bodyBuf}
+	*st = reqState{nameBuf: nameBuf, pathBuf: pathBuf, hostBuf: hostBuf, tbuf: tbuf, rbuf: rbuf, ubuf: ubuf, bodyBuf: bodyBuf,
+		c: st.c.keep()}
 }
 
 func (st *reqState) requestID() []byte { return st.id[:st.idLen] }
@@ -122,12 +124,12 @@ type step func(s *Server, ctx *fasthttp.RequestCtx, st *reqState) outcome
 //	4 throttling                               429 + Retry-After
 //	5 parameter validation                     400 / 413
 //	6 request transformation
-//	7 response cache lookup                    (issue 13)
+//	7 response cache lookup                    hit ends here (cache.go)
 //	8 forward: the backend's chain             502 / 503 / 504
 //
 // Every answer, errors included, then passes respond, which applies the
-// response steps in reverse order: response transformation, (cache store),
-// CORS headers, rate-limit headers, X-Request-Id. Last, account writes one
+// response steps in reverse order: response transformation, cache store,
+// compression, CORS headers, rate-limit headers, X-Request-Id. Last, account writes one
 // access-log record and the metrics.
 var requestSteps = [...]step{
 	(*Server).ipAccess,
@@ -137,6 +139,7 @@ var requestSteps = [...]step{
 	(*Server).throttle,
 	(*Server).validate,
 	(*Server).transformRequest,
+	(*Server).cacheLookup,
 	(*Server).forward,
 }
 
@@ -260,6 +263,11 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, st *reqState) {
 		if st.forwarded {
 			s.transformResponse(ctx, st)
 		}
+		if api.Cache != nil || st.c.unsafe {
+			s.cacheStore(ctx, st)
+		}
+		s.compress(ctx, st)
+		s.cacheDone(st)
 		if p := api.CORS; p != nil && !st.preflighted {
 			p.Decorate(&ctx.Request, &ctx.Response)
 		}

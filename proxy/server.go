@@ -60,6 +60,7 @@ type Server struct {
 	nonces    nonce.Store
 	accessLog *accesslog.Logger
 	jwt       *jwtauth.Registry
+	cache     cacheStores // the response cache (cache.go)
 
 	stateReady bool // guarded by reloadMu
 	tunnels    tunnels
@@ -110,6 +111,7 @@ func (s *Server) state(cfg *policy.Config) error {
 			s.nonces = nonces
 		}
 	}
+	s.newCacheStores(cfg) // cache.go
 	s.stateReady = true
 	return nil
 }
@@ -131,6 +133,7 @@ func (s *Server) Compile(p *policy.Parsed) (*policy.Snapshot, error) {
 	if err := s.state(p.Config); err != nil {
 		return nil, err
 	}
+	s.ensureCache(p.Config)
 	s.ups.begin(int(p.Config.Server.StreamThreshold))
 	snap, err := policy.Compile(p, policy.Options{Bind: s.ups.bind, Nonces: s.nonces, JWT: s.jwt})
 	if err != nil {
@@ -306,6 +309,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			err = lerr
 		}
 	}
+	s.stopCache()
 	if c, ok := s.limits.(io.Closer); ok {
 		_ = c.Close()
 	}

@@ -62,10 +62,16 @@ const (
 	CacheHit
 	CacheMiss
 	CacheBypass
+	// CacheStale: a stale answer served (max-stale, stale-while-revalidate,
+	// stale-if-error); CacheRevalidated: the origin was asked conditionally;
+	// CacheCoalesced: a hit after waiting for another request's fill.
+	CacheStale
+	CacheRevalidated
+	CacheCoalesced
 	numCacheStatus
 )
 
-var cacheNames = [numCacheStatus]string{"none", "hit", "miss", "bypass"}
+var cacheNames = [numCacheStatus]string{"none", "hit", "miss", "bypass", "stale", "revalidated", "coalesced"}
 
 func (c CacheStatus) String() string {
 	if c >= numCacheStatus {
