@@ -183,6 +183,13 @@ type BackendConfig struct {
 	HostHeader string `toml:"host_header"`
 	// Mock, when set, answers without any upstream; Targets must then be empty.
 	Mock *MockConfig `toml:"mock"`
+	// Compose, when set, makes the backend composite: each request calls
+	// every listed backend in parallel and answers with their JSON answers
+	// merged (see compose.go). Targets and Mock must then be empty.
+	Compose []ComposeCallConfig `toml:"compose"`
+	// ComposeParallel bounds how many calls of one request are in flight at
+	// once (default 8, at most 32).
+	ComposeParallel int `toml:"compose_parallel"`
 }
 
 // TargetConfig is one upstream server of a backend.

@@ -65,6 +65,7 @@ func applyDefaults(c *Config) {
 		}
 	}
 	applyWebSocketDefaults(c)
+	applyComposeDefaults(c)
 	for bi := range c.Backends {
 		b := &c.Backends[bi]
 		if b.PoolSize == 0 {

@@ -130,6 +130,9 @@ type API struct {
 	Transform *Transform
 	// WebSocket is set when the API tunnels WebSocket upgrades.
 	WebSocket *WebSocket
+	// Composite is set when the API's backend is a compose list: its calls,
+	// compiled against this API's path parameters and stage (compose.go).
+	Composite *Composite
 	// ReadsBody is set when a step reads the body (HMAC signatures, form or
 	// JSON parameters): the data plane then buffers it, bounded.
 	ReadsBody bool
@@ -145,7 +148,8 @@ type Backend struct {
 	ConnectTimeout time.Duration
 	ClientHost     bool // pass the client's Host header instead of the target's
 	Mock           *MockAnswer
-	Upstream       Upstream
+	Upstream       Upstream // nil for a composite backend: APIs hold its calls (API.Composite)
+	compose        *composeSpec
 }
 
 // TargetSpec is one upstream server.
