@@ -533,7 +533,8 @@ func (c *compiler) api(key string, a *APIConfig, cg *Group, st StageID, vars map
 	api := &API{Group: cg, Name: a.Name, Stage: st, Path: a.Path, Methods: a.Methods, Backend: b, Timeout: a.Timeout.D(),
 		ID: xxhash.Sum64String(cg.Name + "/" + a.Name), ACLs: pol.acls, CORS: pol.cors, Auth: pol.auth,
 		Throttle: pol.throttle, Params: pol.params,
-		ReadsBody: pol.auth != nil && pol.auth.HMAC != nil || a.Params != nil && paramsReadBody(a.Params)}
+		ReadsBody: pol.auth != nil && pol.auth.HMAC != nil || a.Params != nil && paramsReadBody(a.Params) ||
+			a.Transform != nil && a.Transform.RequestBody != nil}
 	api.LimitID = api.ID
 	if pol.throttle != nil && !pol.throttle.ShareStages {
 		api.LimitID = xxhash.Sum64String(cg.Name + "/" + a.Name + "/" + st.String())

@@ -339,6 +339,10 @@ type TransformConfig struct {
 	Query HeaderOps `toml:"query"`
 	// ResponseHeaders edit the response sent to the client (set, add, remove only).
 	ResponseHeaders HeaderOps `toml:"response_headers"`
+	// RequestBody edits a JSON request body before it is forwarded (see bodytransform.go).
+	RequestBody *BodyOpsConfig `toml:"request_body"`
+	// ResponseBody edits a JSON response body before it is sent to the client.
+	ResponseBody *BodyOpsConfig `toml:"response_body"`
 }
 
 // HeaderOps are applied in this order: remove, rename, set, add.

@@ -164,6 +164,8 @@ var metricFamilies = []struct {
 	{"sluice_tunnels_closed_total", false, "reason"},
 	{"sluice_tunnels_refused_total", false, ""},
 	{"sluice_tunnel_bytes_total", false, "direction"},
+	{"sluice_composite_calls_total", false, "outcome"},
+	{"sluice_body_transforms_total", false, "direction,outcome"},
 	// Go runtime and process metrics (WritePrometheus(w, true)).
 	{"go_goroutines", false, ""},
 	{"go_memstats_alloc_bytes", false, ""},
