@@ -293,7 +293,7 @@ func (c *compiler) backends() map[string]*Backend {
 		case b.Mock != nil && len(b.Targets) > 0:
 			c.add(key+".mock", "a backend has either targets or a mock, not both")
 		case b.Mock == nil && len(b.Targets) == 0:
-			c.add(key, "backend "+quote(b.Name)+" needs targets, a mock or a compose list")
+			c.add(key, "backend "+quote(b.Name)+" needs targets or a mock (or a compose list)")
 		case b.Mock != nil:
 			cb.Mock = c.mock(key+".mock", b.Mock)
 		}

@@ -37,15 +37,18 @@ var (
 // request_body reads its body in bufferBody).
 func (s *Server) transformRequestBody(ctx *fasthttp.RequestCtx, bt *policy.BodyTransform) {
 	req := &ctx.Request
-	if req.IsBodyStream() {
-		bodyReqCounters.tooLarge.Inc() // over the stream threshold and not buffered
-		return
+	if req.Header.ContentLength() == 0 {
+		return // nothing to edit: a bodyless request is not counted
 	}
 	if !jsonContent(req.Header.ContentType(), req.Header.ContentEncoding()) {
 		bodyReqCounters.notJSON.Inc()
 		return
 	}
-	body := req.Body()
+	if req.Header.ContentLength() > bt.MaxSize {
+		bodyReqCounters.tooLarge.Inc()
+		return
+	}
+	body := req.Body() // in memory: bufferBody read it (API.ReadsBody)
 	if len(body) == 0 {
 		return // nothing to edit: a bodyless request is not counted
 	}
@@ -78,12 +81,18 @@ func (s *Server) transformResponseBody(ctx *fasthttp.RequestCtx, bt *policy.Body
 			bodyRespCounters.tooLarge.Inc()
 			return
 		}
-		src := resp.BodyStream()
-		head, err := io.ReadAll(io.LimitReader(src, int64(bt.MaxSize)+1))
+		bs, ok := resp.BodyStream().(*bodyStream)
+		if !ok || bs.src == nil {
+			bodyRespCounters.tooLarge.Inc() // a stream of unknown length that is not the pool's: never read here
+			return
+		}
+		head, err := io.ReadAll(io.LimitReader(bs, int64(bt.MaxSize)+1))
 		if err != nil || len(head) > bt.MaxSize {
-			// Pass on what was read and the rest; the stream's Close still
-			// returns (or discards) the upstream connection.
-			resp.SetBodyStream(&joinedStream{Reader: io.MultiReader(bytes.NewReader(head), src), c: src}, -1)
+			// Pass on what was read, then the rest. The pool's stream stays
+			// in place (its Close returns or discards the upstream
+			// connection); only its source is put behind the bytes read.
+			bs.done = false
+			bs.src = io.MultiReader(bytes.NewReader(head), bs.src)
 			bodyRespCounters.tooLarge.Inc()
 			return
 		}
@@ -107,20 +116,6 @@ func (s *Server) transformResponseBody(ctx *fasthttp.RequestCtx, bt *policy.Body
 	}
 	bodyRespCounters.applied.Inc()
 	resp.SetBodyRaw(out)
-}
-
-// joinedStream reads the bytes already taken from a stream and then the
-// stream itself, and closes the stream when fasthttp is done with it.
-type joinedStream struct {
-	io.Reader
-	c io.Reader
-}
-
-func (j *joinedStream) Close() error {
-	if c, ok := j.c.(io.Closer); ok {
-		return c.Close()
-	}
-	return nil
 }
 
 // jsonContent reports a body the transform may edit: JSON or no declared

@@ -389,7 +389,9 @@ func checkLabelValues(t *testing.T, fams map[string]*dto.MetricFamily) {
 		"reason": {"framing": true, "parse": true, "overloaded": true, "body_too_large": true,
 			"http_version": true, "host": true, "loop": true,
 			"peer": true, "idle": true, "lifetime": true, "shutdown": true},
-		"direction": {"upstream": true, "downstream": true},
+		"direction": {"upstream": true, "downstream": true, "request": true, "response": true},
+		"outcome": {"ok": true, "error": true, "status": true, "timeout": true, "too_large": true, "not_json": true,
+			"applied": true, "invalid_json": true},
 	}
 	ourAPIs := map[string]bool{}
 	for _, a := range metricsAPIs {
