@@ -44,6 +44,8 @@ var (
 	errCallTimeout  = errors.New("timed out")
 	errCallTooLarge = errors.New("answer is over the call's max_size")
 	errCallNotJSON  = errors.New("answer is not JSON")
+	errCallConnect  = errors.New("no upstream target accepted the connection")
+	errCallReset    = errors.New("the upstream closed or reset the connection")
 	errCallNotObj   = errors.New("answer is not a JSON object (a call without key merges into the top level)")
 )
 
@@ -228,7 +230,11 @@ func (f *fanout) call(i int) (json.RawMessage, map[string]json.RawMessage, error
 			return nil, nil, errCallTimeout
 		}
 		composeError.Inc()
-		return nil, nil, err
+		// The client learns what failed, never the upstream's address.
+		if isDialError(err) {
+			return nil, nil, errCallConnect
+		}
+		return nil, nil, errCallReset
 	}
 	if st := resp.StatusCode(); st < 200 || st > 299 {
 		_ = resp.CloseBodyStream()
@@ -237,10 +243,14 @@ func (f *fanout) call(i int) (json.RawMessage, map[string]json.RawMessage, error
 	}
 	body, err := boundedBody(resp, c.MaxSize, deadline)
 	if err != nil {
-		if err == errCallTooLarge {
+		switch err {
+		case errCallTooLarge:
 			composeTooLarge.Inc()
-		} else {
+		case errCallTimeout:
+			composeTimeout.Inc()
+		default:
 			composeError.Inc()
+			err = errCallReset
 		}
 		return nil, nil, err
 	}

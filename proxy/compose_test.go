@@ -211,7 +211,7 @@ func TestCompositeRequiredAndOptionalFailures(t *testing.T) {
 		{`{ name = "broken", backend = "origin2", path = "/x?status=500", key = "broken" }`, `"broken"`, "status 500"},
 		{`{ name = "binary", backend = "origin", path = "/x?size=10", key = "binary" }`, `"binary"`, "not JSON"},
 		{`{ name = "flat", backend = "origin", path = "/echo?x=1" }, { name = "notobj", backend = "profile", path = "/", key = "" }`, `"notobj"`, ""},
-		{`{ name = "dead", backend = "dead", path = "/", key = "dead" }`, `"dead"`, "failed"},
+		{`{ name = "dead", backend = "dead", path = "/", key = "dead" }`, `"dead"`, "no upstream target accepted the connection"},
 	} {
 		cfg := strings.ReplaceAll(composeConfig(`{ name = "ok", backend = "origin", path = "/echo", key = "ok" },`+tc.calls), `[[groups]]`,
 			"[[backends]]\nname = \"dead\"\ntargets = [{ url = \"http://"+deadAddr(t)+"\" }]\nconnect_timeout = \"100ms\"\n\n[[groups]]")
@@ -228,6 +228,9 @@ func TestCompositeRequiredAndOptionalFailures(t *testing.T) {
 		e := wantError(t, status, h, body, 502, CodeCompositeCallFailed)
 		if !strings.Contains(e.Error.Message, tc.name) || !strings.Contains(e.Error.Message, tc.why) {
 			t.Errorf("message %q should name the call %s and say %q", e.Error.Message, tc.name, tc.why)
+		}
+		if strings.Contains(e.Error.Message, "127.0.0.1") {
+			t.Errorf("message %q shows an upstream address", e.Error.Message)
 		}
 	}
 }
@@ -321,4 +324,45 @@ func chunkedOrigin(t *testing.T, n int) string {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown() })
 	return "http://" + ln.Addr().String()
+}
+
+// TestCompositeAPITimeoutAbandonsAStalledCall: a call whose answer started
+// and then stalls mid-body is abandoned at the API's timeout; the request
+// does not wait for the stalled read (bounded only by the idle timeout).
+func TestCompositeAPITimeoutAbandonsAStalledCall(t *testing.T) {
+	release := make(chan struct{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+			_, _ = w.WriteString(`{"partial":`)
+			_ = w.Flush()
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+			_, _ = w.WriteString(`1}`)
+		})
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { close(release); _ = srv.Shutdown() })
+	cfg := strings.ReplaceAll(composeConfig(`
+  { name = "stalled", backend = "origin2", path = "/", key = "stalled" },
+  { name = "ok", backend = "origin", path = "/echo", key = "ok" },
+`), "{{ORIGIN2}}", "http://"+ln.Addr().String())
+	cfg = strings.Replace(cfg, `timeout = "5s"`, `timeout = "500ms"`, 1)
+	g := startGateway(t, cfg)
+	start := time.Now()
+	status, h, body := g.do("GET", "/dash/1", nil, nil)
+	took := time.Since(start)
+	e := wantError(t, status, h, body, 502, CodeCompositeCallFailed)
+	if !strings.Contains(e.Error.Message, `"stalled"`) || !strings.Contains(e.Error.Message, "timed out") {
+		t.Fatalf("message %q", e.Error.Message)
+	}
+	if took > 3*time.Second {
+		t.Fatalf("took %v: the API's 500ms timeout did not end the request", took)
+	}
 }
