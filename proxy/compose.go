@@ -41,12 +41,13 @@ var (
 
 // Why a call failed; the text goes into the 502's message.
 var (
-	errCallTimeout  = errors.New("timed out")
-	errCallTooLarge = errors.New("answer is over the call's max_size")
-	errCallNotJSON  = errors.New("answer is not JSON")
-	errCallConnect  = errors.New("no upstream target accepted the connection")
-	errCallReset    = errors.New("the upstream closed or reset the connection")
-	errCallNotObj   = errors.New("answer is not a JSON object (a call without key merges into the top level)")
+	errCallTimeout   = errors.New("timed out")
+	errCallTooLarge  = errors.New("answer is over the call's max_size")
+	errCallNotJSON   = errors.New("answer is not JSON")
+	errCallNotNeeded = errors.New("not waited for: a required call failed")
+	errCallConnect   = errors.New("no upstream target accepted the connection")
+	errCallReset     = errors.New("the upstream closed or reset the connection")
+	errCallNotObj    = errors.New("answer is not a JSON object (a call without key merges into the top level)")
 )
 
 type errCallStatus struct{ status int }
@@ -104,7 +105,11 @@ func (s *Server) compose(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	for w := 0; w < workers; w++ {
 		go f.work()
 	}
-	f.wait()
+	if i := f.wait(); i >= 0 {
+		s.finish(ctx, st, fasthttp.StatusBadGateway, CodeCompositeCallFailed,
+			"composite call "+quoteName(comp.Calls[i].Name)+" failed: "+f.slots[i].err.Error())
+		return answered
+	}
 
 	merged := make(map[string]json.RawMessage, len(comp.Calls))
 	var partial []byte
@@ -155,37 +160,48 @@ var jsonNull = json.RawMessage("null")
 
 func quoteName(n string) string { return `"` + n + `"` }
 
-// wait returns once every call finished or the API's deadline passed; calls
-// still running then are abandoned and count as timed out. A slot's result
-// fields are read only after its index came through f.done (written by the
-// worker before it sent), or after the coordinator abandoned it (no worker
-// writes it then): no field is ever touched by both sides.
-func (f *fanout) wait() {
+// wait returns once every call finished, a required call failed (the
+// others are not waited for: the answer is a 502 whatever they bring), or
+// the API's deadline passed; calls still running then are abandoned, and
+// count as timed out only at the deadline. It returns the index of the
+// required call that failed, or -1. A slot's result fields are read only
+// after its index came through f.done (written by the worker before it
+// sent), or after the coordinator abandoned it (no worker writes it then):
+// no field is ever touched by both sides.
+func (f *fanout) wait() int {
 	n := len(f.slots)
 	timer := time.NewTimer(time.Until(f.deadline))
 	defer timer.Stop()
+	failed := -1
+	abandonErr := errCallTimeout
 	got := 0
 	for got < n {
 		select {
-		case <-f.done:
+		case i := <-f.done:
 			got++
-			continue
+			if f.slots[i].err == nil || !f.comp.Calls[i].Required {
+				continue
+			}
+			failed, abandonErr = i, errCallNotNeeded
 		case <-timer.C:
 		}
 		for i := range f.slots {
 			sl := &f.slots[i]
 			if sl.state.CompareAndSwap(slotPending, slotAbandoned) {
-				sl.err = errCallTimeout
-				composeTimeout.Inc()
+				sl.err = abandonErr
+				if abandonErr == errCallTimeout {
+					composeTimeout.Inc()
+				}
 				got++
 			}
 		}
-		// The rest won their race with the deadline and are a few stores
-		// from sending: the channel is buffered, so they never block.
+		// The rest won their race with the coordinator and are a few
+		// stores from sending: the channel is buffered, so they never block.
 		for ; got < n; got++ {
 			<-f.done
 		}
 	}
+	return failed
 }
 
 // work runs calls until none is left.

@@ -366,3 +366,23 @@ func TestCompositeAPITimeoutAbandonsAStalledCall(t *testing.T) {
 		t.Fatalf("took %v: the API's 500ms timeout did not end the request", took)
 	}
 }
+
+// TestCompositeRequiredFailureAnswersAtOnce: a required call that fails ends
+// the request at once; a slow call still running is not waited for, and the
+// 502 names the call that failed, not the one abandoned.
+func TestCompositeRequiredFailureAnswersAtOnce(t *testing.T) {
+	g := startComposeGateway(t, `
+  { name = "slow", backend = "origin", path = "/echo?delay=3s", key = "slow" },
+  { name = "broken", backend = "origin2", path = "/x?status=503", key = "broken" },
+`)
+	start := time.Now()
+	status, h, body := g.do("GET", "/dash/1", nil, nil)
+	took := time.Since(start)
+	e := wantError(t, status, h, body, 502, CodeCompositeCallFailed)
+	if !strings.Contains(e.Error.Message, `"broken"`) || !strings.Contains(e.Error.Message, "status 503") {
+		t.Fatalf("message %q: want the failed call named", e.Error.Message)
+	}
+	if took >= 2*time.Second {
+		t.Fatalf("took %v: the request waited for the 3s call after a required one failed", took)
+	}
+}
