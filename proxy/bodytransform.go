@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	stdjson "encoding/json" // Valid: a scanner that builds nothing (goccy's Valid decodes into interface{})
 	"io"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -132,7 +133,7 @@ func jsonContent(ct, ce []byte) bool {
 
 // editJSON applies bt to a JSON object; false when body is not one.
 func editJSON(body []byte, bt *policy.BodyTransform) ([]byte, bool) {
-	if !json.Valid(body) {
+	if !stdjson.Valid(body) {
 		return nil, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	stdjson "encoding/json" // Valid: a scanner that builds nothing (goccy's Valid decodes into interface{})
 	"errors"
 	"io"
 	"sync/atomic"
@@ -271,7 +272,7 @@ func (f *fanout) call(i int) (json.RawMessage, map[string]json.RawMessage, error
 		return nil, nil, err
 	}
 	if c.Key != "" {
-		if !json.Valid(body) {
+		if !stdjson.Valid(body) {
 			composeNotJSON.Inc()
 			return nil, nil, errCallNotJSON
 		}
@@ -281,7 +282,7 @@ func (f *fanout) call(i int) (json.RawMessage, map[string]json.RawMessage, error
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
 		composeNotJSON.Inc()
-		if json.Valid(body) {
+		if stdjson.Valid(body) {
 			return nil, nil, errCallNotObj
 		}
 		return nil, nil, errCallNotJSON
