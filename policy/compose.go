@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -24,8 +25,10 @@ type ComposeCallConfig struct {
 	// Path is the call's request URI template, starting with '/': "{id}" or
 	// "{path.id}" inserts a path parameter of the API, "{query.NAME}" a query
 	// value of the client's request, "{var.NAME}" a stage variable,
-	// "{consumer}" the authenticated consumer's name. Values are escaped for
-	// where they stand (path or query) (required).
+	// "{consumer}" the authenticated consumer's name, "{call.NAME.FIELD}" a
+	// field (dotted path) of an earlier call's JSON answer: the call then
+	// waits for that one and fails when it failed or lacks the field.
+	// Values are escaped for where they stand (path or query) (required).
 	Path string `toml:"path"`
 	// Key is where the call's JSON answer goes in the merged object; empty
 	// merges the answer's fields (it must then be a JSON object) into the
@@ -68,8 +71,9 @@ type ComposeCall struct {
 	Backend  *Backend // its Upstream is the call's chain
 	Method   []byte
 	Path     Template
-	InQuery  []bool // per Path part: it stands in the query string
-	Key      string // "" merges into the top level
+	InQuery  []bool       // per Path part: it stands in the query string
+	Deps     []ComposeDep // parts taken from earlier calls' answers
+	Key      string       // "" merges into the top level
 	Timeout  time.Duration
 	Required bool
 	MaxSize  int
@@ -160,16 +164,18 @@ func (c *compiler) composite(b *Backend, env *templateEnv) *Composite {
 	cfg := b.compose
 	key := cfg.key
 	out := &Composite{Parallel: cfg.parallel}
+	names := map[string]int{}
 	for i := range cfg.calls {
 		k := &cfg.calls[i]
 		ck := key + ".compose[" + strconv.Itoa(i) + "]"
-		tpl, err := compileTemplate(shorthandParams(k.Path, env.params), env)
+		tpl, deps, err := compileCallPath(shorthandParams(k.Path, env.params), env, names)
+		names[k.Name] = i
 		if err != nil {
 			c.addOnce(ck+".path", "path "+quote(k.Path)+": "+err.Error())
 			continue
 		}
 		call := ComposeCall{Name: k.Name, Backend: cfg.backends[i], Method: []byte(k.Method), Path: tpl,
-			Key: k.Key, Timeout: k.Timeout.D(), Required: *k.Required, MaxSize: int(k.MaxSize)}
+			Deps: deps, Key: k.Key, Timeout: k.Timeout.D(), Required: *k.Required, MaxSize: int(k.MaxSize)}
 		inQuery := false
 		for _, p := range tpl {
 			call.InQuery = append(call.InQuery, inQuery)
@@ -180,6 +186,66 @@ func (c *compiler) composite(b *Backend, env *templateEnv) *Composite {
 		out.Calls = append(out.Calls, call)
 	}
 	return out
+}
+
+// SrcCall is a part of a composite call's path filled from an earlier
+// call's answer (ComposeCall.Deps); it exists only in composite paths.
+const SrcCall SourceKind = 255
+
+// ComposeDep is a path part taken from an earlier call's JSON answer: the
+// call waits for that call and fails when it failed or lacks the field.
+type ComposeDep struct {
+	Part  int      // index in ComposeCall.Path of the SrcCall part
+	Call  int      // index of the earlier call
+	Field []string // dotted path into its answer; the value must be a string, number or boolean
+}
+
+// compileCallPath compiles a call's path: the template sources, plus
+// "{call.NAME.FIELD}" naming an earlier call (names) and a field of its
+// answer.
+func compileCallPath(s string, env *templateEnv, names map[string]int) (Template, []ComposeDep, error) {
+	var tpl Template
+	var deps []ComposeDep
+	for {
+		i := strings.Index(s, "{call.")
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return nil, nil, errors.New("unbalanced '{'")
+		}
+		if i > 0 {
+			t, err := compileTemplate(s[:i], env)
+			if err != nil {
+				return nil, nil, err
+			}
+			tpl = append(tpl, t...)
+		}
+		ref := s[i+len("{call.") : i+j]
+		name, field, _ := strings.Cut(ref, ".")
+		dep, ok := names[name]
+		if !ok {
+			return nil, nil, errors.New("{call." + ref + "}: " + quote(name) + " is not the name of an earlier call")
+		}
+		path := strings.Split(field, ".")
+		for _, p := range path {
+			if p == "" {
+				return nil, nil, errors.New("{call." + ref + "}: want {call.NAME.FIELD}, FIELD a dotted path")
+			}
+		}
+		deps = append(deps, ComposeDep{Part: len(tpl), Call: dep, Field: path})
+		tpl = append(tpl, TemplatePart{Kind: SrcCall, Index: dep})
+		s = s[i+j+1:]
+	}
+	if s != "" {
+		t, err := compileTemplate(s, env)
+		if err != nil {
+			return nil, nil, err
+		}
+		tpl = append(tpl, t...)
+	}
+	return tpl, deps, nil
 }
 
 // shorthandParams turns "{id}" into "{path.id}" for a name the API's path

@@ -46,6 +46,12 @@ func TestComposeCompiles(t *testing.T) {
 	if u.Path[1].Kind != SrcPath || u.InQuery[1] || u.Path[3].Kind != SrcQuery || !u.InQuery[3] {
 		t.Fatalf("template %+v inQuery %v", u.Path, u.InQuery)
 	}
+	s = mustCompile(t, strings.Replace(composeBase, `path = "/flags/{consumer}"`, `path = "/flags?team={call.user.profile.team}"`, 1))
+	f = s.APIs[0].Composite.Calls[1]
+	if len(f.Deps) != 1 || f.Deps[0].Call != 0 || strings.Join(f.Deps[0].Field, ".") != "profile.team" ||
+		f.Path[f.Deps[0].Part].Kind != SrcCall || !f.InQuery[f.Deps[0].Part] {
+		t.Fatalf("dependent call %+v", f)
+	}
 }
 
 func TestComposeConfigErrors(t *testing.T) {
@@ -64,6 +70,9 @@ func TestComposeConfigErrors(t *testing.T) {
 		{`stages = ["RELEASE"]`, "stages = [\"RELEASE\"]\nbackend_path = \"/x\"", "backend_path does not apply"},
 		{`stages = ["RELEASE"]`, "stages = [\"RELEASE\"]\n[groups.apis.websocket]", "cannot tunnel WebSocket"},
 		{`path = "/flags/{consumer}"`, `path = "/flags/{var.x}"`, "stage variable not defined"},
+		{`path = "/flags/{consumer}"`, `path = "/flags/{call.flags.x}"`, `"flags" is not the name of an earlier call`},
+		{`path = "/flags/{consumer}"`, `path = "/flags/{call.user}"`, "want {call.NAME.FIELD}"},
+		{`path = "/flags/{consumer}"`, `path = "/flags/{call.user.a..b}"`, "want {call.NAME.FIELD}"},
 	} {
 		src := strings.Replace(composeBase, tc.from, tc.to, 1)
 		if src == composeBase {

@@ -4,6 +4,7 @@ import (
 	stdjson "encoding/json" // Valid: a scanner that builds nothing (goccy's Valid decodes into interface{})
 	"errors"
 	"io"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -65,14 +66,28 @@ const (
 	slotAbandoned
 )
 
-// callSlot is one call's input and result. A worker writes the result, then
-// moves state to slotDone; the coordinator reads it only after it saw that.
+// callSlot is one call's input and result. The worker writes body, obj and
+// err, then closes ready (calls that depend on this one read them after
+// that), then moves state to slotDone and sends the index on fanout.done
+// (the coordinator reads them after that). The coordinator never writes
+// them: a slot it abandons gets abandonErr instead.
 type callSlot struct {
-	state atomic.Int32
-	uri   []byte
-	body  []byte                     // keyed calls: the JSON answer
-	obj   map[string]json.RawMessage // top-level calls: the answer's fields
-	err   error
+	state      atomic.Int32
+	ready      chan struct{}
+	uri        []byte                     // rendered; holes where parts come from earlier answers
+	holes      []int                      // per ComposeCall.Deps: its offset in uri
+	body       []byte                     // keyed calls: the JSON answer
+	obj        map[string]json.RawMessage // top-level calls: the answer's fields
+	err        error
+	abandonErr error
+}
+
+// result is the slot's outcome, as the coordinator sees it.
+func (sl *callSlot) result() ([]byte, map[string]json.RawMessage, error) {
+	if sl.abandonErr != nil {
+		return nil, nil, sl.abandonErr
+	}
+	return sl.body, sl.obj, sl.err
 }
 
 // fanout is one request's calls. It is allocated per request and not
@@ -100,26 +115,30 @@ func (s *Server) compose(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	f.header.Del(fasthttp.HeaderContentType)
 	f.header.Del(fasthttp.HeaderTransferEncoding)
 	for i := range comp.Calls {
-		f.slots[i].uri = appendCallURI(nil, ctx, st, &comp.Calls[i])
+		sl := &f.slots[i]
+		sl.uri, sl.holes = appendCallURI(nil, nil, ctx, st, &comp.Calls[i])
+		sl.ready = make(chan struct{})
 	}
 	workers := min(comp.Parallel, len(comp.Calls))
 	for w := 0; w < workers; w++ {
 		go f.work()
 	}
 	if i := f.wait(); i >= 0 {
+		_, _, err := f.slots[i].result()
 		s.finish(ctx, st, fasthttp.StatusBadGateway, CodeCompositeCallFailed,
-			"composite call "+quoteName(comp.Calls[i].Name)+" failed: "+f.slots[i].err.Error())
+			"composite call "+quoteName(comp.Calls[i].Name)+" failed: "+err.Error())
 		return answered
 	}
 
 	merged := make(map[string]json.RawMessage, len(comp.Calls))
 	var partial []byte
 	for i := range comp.Calls {
-		call, slot := &comp.Calls[i], &f.slots[i]
-		if slot.err != nil {
+		call := &comp.Calls[i]
+		body, obj, err := f.slots[i].result()
+		if err != nil {
 			if call.Required {
 				s.finish(ctx, st, fasthttp.StatusBadGateway, CodeCompositeCallFailed,
-					"composite call "+quoteName(call.Name)+" failed: "+slot.err.Error())
+					"composite call "+quoteName(call.Name)+" failed: "+err.Error())
 				return answered
 			}
 			if len(partial) > 0 {
@@ -132,10 +151,10 @@ func (s *Server) compose(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 			continue
 		}
 		if call.Key != "" {
-			merged[call.Key] = slot.body
+			merged[call.Key] = body
 			continue
 		}
-		for k, v := range slot.obj {
+		for k, v := range obj {
 			merged[k] = v
 		}
 	}
@@ -180,7 +199,7 @@ func (f *fanout) wait() int {
 		select {
 		case i := <-f.done:
 			got++
-			if f.slots[i].err == nil || !f.comp.Calls[i].Required {
+			if _, _, err := f.slots[i].result(); err == nil || !f.comp.Calls[i].Required {
 				continue
 			}
 			failed, abandonErr = i, errCallNotNeeded
@@ -189,7 +208,7 @@ func (f *fanout) wait() int {
 		for i := range f.slots {
 			sl := &f.slots[i]
 			if sl.state.CompareAndSwap(slotPending, slotAbandoned) {
-				sl.err = abandonErr
+				sl.abandonErr = abandonErr
 				if abandonErr == errCallTimeout {
 					composeTimeout.Inc()
 				}
@@ -212,18 +231,95 @@ func (f *fanout) work() {
 		if i >= len(f.slots) {
 			return
 		}
-		body, obj, err := f.call(i)
 		sl := &f.slots[i]
+		var err error
+		uri := sl.uri
+		if len(sl.holes) > 0 {
+			uri, err = f.fillHoles(i)
+		}
+		if err == nil {
+			sl.body, sl.obj, sl.err = f.call(i, uri)
+		} else {
+			sl.err = err
+		}
+		close(sl.ready)
 		if sl.state.CompareAndSwap(slotPending, slotDone) {
-			sl.body, sl.obj, sl.err = body, obj, err
 			f.done <- i
 		}
 	}
 }
 
+// errCallDep says a call could not be made for want of an earlier answer.
+type errCallDep struct{ msg string }
+
+func (e errCallDep) Error() string { return e.msg }
+
+// fillHoles waits for the calls call i depends on and puts the fields of
+// their answers into its URI, escaped for where they stand.
+func (f *fanout) fillHoles(i int) ([]byte, error) {
+	c := &f.comp.Calls[i]
+	sl := &f.slots[i]
+	timer := time.NewTimer(time.Until(f.deadline))
+	defer timer.Stop()
+	uri := make([]byte, 0, len(sl.uri)+64)
+	from := 0
+	for k, d := range c.Deps {
+		dep := &f.slots[d.Call]
+		name := f.comp.Calls[d.Call].Name
+		select {
+		case <-dep.ready:
+		case <-timer.C:
+			return nil, errCallTimeout
+		}
+		if dep.err != nil {
+			return nil, errCallDep{"depends on call " + quoteName(name) + ", which failed"}
+		}
+		v, ok := answerField(dep.body, dep.obj, d.Field)
+		if !ok {
+			return nil, errCallDep{"call " + quoteName(name) + "'s answer has no string, number or boolean at " +
+				quoteName(strings.Join(d.Field, "."))}
+		}
+		uri = append(uri, sl.uri[from:sl.holes[k]]...)
+		uri = policy.AppendEscaped(uri, v, c.InQuery[d.Part])
+		from = sl.holes[k]
+	}
+	return append(uri, sl.uri[from:]...), nil
+}
+
+// answerField finds a scalar at a dotted path of a JSON answer (raw, or
+// already split into top-level fields) and returns it as text: a string
+// unquoted, a number or boolean as written.
+func answerField(body []byte, obj map[string]json.RawMessage, path []string) ([]byte, bool) {
+	for _, name := range path {
+		if obj == nil {
+			if err := json.Unmarshal(body, &obj); err != nil {
+				return nil, false
+			}
+		}
+		v, ok := obj[name]
+		if !ok {
+			return nil, false
+		}
+		body, obj = v, nil
+	}
+	switch {
+	case len(body) == 0:
+		return nil, false
+	case body[0] == '"':
+		var s string
+		if json.Unmarshal(body, &s) != nil {
+			return nil, false
+		}
+		return []byte(s), true
+	case body[0] == '{' || body[0] == '[' || string(body) == "null":
+		return nil, false
+	}
+	return body, true
+}
+
 // call makes one call through its backend's chain, with pooled request and
 // response objects, and returns its JSON answer.
-func (f *fanout) call(i int) (json.RawMessage, map[string]json.RawMessage, error) {
+func (f *fanout) call(i int, uri []byte) (json.RawMessage, map[string]json.RawMessage, error) {
 	c := &f.comp.Calls[i]
 	deadline := f.deadline
 	if c.Timeout > 0 {
@@ -237,7 +333,7 @@ func (f *fanout) call(i int) (json.RawMessage, map[string]json.RawMessage, error
 	defer fasthttp.ReleaseResponse(resp)
 	f.header.CopyTo(&req.Header)
 	req.Header.SetMethodBytes(c.Method)
-	req.SetRequestURIBytes(f.slots[i].uri)
+	req.SetRequestURIBytes(uri)
 	req.Header.SetHostBytes(f.host) // the chain sets the target's unless the backend passes the client's
 	x := policy.Exchange{Req: req, Resp: resp, Deadline: deadline, Replayable: true, Target: -1}
 	err := c.Backend.Upstream.Do(&x)
@@ -331,13 +427,16 @@ func boundedBody(resp *fasthttp.Response, max int, deadline time.Time) ([]byte, 
 // appendCallURI renders a call's path template. Values from the request are
 // escaped for where they stand, so a client's value cannot add a segment, a
 // query parameter or a fragment.
-func appendCallURI(dst []byte, ctx *fasthttp.RequestCtx, st *reqState, c *policy.ComposeCall) []byte {
+func appendCallURI(dst []byte, holes []int, ctx *fasthttp.RequestCtx, st *reqState, c *policy.ComposeCall) ([]byte, []int) {
 	for i := range c.Path {
 		p := &c.Path[i]
 		var v []byte
 		switch p.Kind {
 		case policy.SrcLiteral:
 			dst = append(dst, p.Lit...)
+			continue
+		case policy.SrcCall:
+			holes = append(holes, len(dst)) // filled by the worker once the earlier answer is in
 			continue
 		case policy.SrcPath:
 			v = st.params.Value(p.Index, st.path)
@@ -358,5 +457,5 @@ func appendCallURI(dst []byte, ctx *fasthttp.RequestCtx, st *reqState, c *policy
 		}
 		dst = policy.AppendEscaped(dst, v, c.InQuery[i])
 	}
-	return dst
+	return dst, holes
 }

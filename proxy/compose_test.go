@@ -386,3 +386,51 @@ func TestCompositeRequiredFailureAnswersAtOnce(t *testing.T) {
 		t.Fatalf("took %v: the request waited for the 3s call after a required one failed", took)
 	}
 }
+
+// TestCompositeDependentCall: a call may take a field of an earlier call's
+// answer ({call.NAME.FIELD}); it then runs after that call.
+func TestCompositeDependentCall(t *testing.T) {
+	cfg := strings.ReplaceAll(composeConfig(`
+  { name = "user", backend = "account", path = "/u/{id}", key = "user" },
+  { name = "team", backend = "origin", path = "/echo?team={call.user.profile.team}&uid={call.user.id}&id={id}", key = "team" },
+`), "[[groups]]", `[[backends]]
+name = "account"
+[backends.mock]
+body = '{"id":"u/7&x","profile":{"team":42,"tags":["a"]}}'
+
+[[groups]]`)
+	g := startGateway(t, strings.ReplaceAll(cfg, "{{ORIGIN2}}", "http://127.0.0.1:9"))
+	status, _, body := g.do("GET", "/dash/5", nil, nil)
+	if status != 200 {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	var got struct {
+		Team origin.Echo `json:"team"`
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Team.URI != "/echo?team=42&uid=u%2F7%26x&id=5" {
+		t.Fatalf("dependent call URI %q", got.Team.URI)
+	}
+
+	for _, tc := range []struct{ from, to, want string }{
+		{"{call.user.profile.team}", "{call.user.profile.tags}", `no string, number or boolean at "profile.tags"`},
+		{"{call.user.profile.team}", "{call.user.nope}", `no string, number or boolean at "nope"`},
+		{`backend = "account", path = "/u/{id}"`, `backend = "origin", path = "/x?status=500"`, `depends on call "user", which failed`},
+	} {
+		g := startGateway(t, strings.ReplaceAll(strings.Replace(cfg, tc.from, tc.to, 1), "{{ORIGIN2}}", "http://127.0.0.1:9"))
+		status, h, body := g.do("GET", "/dash/5", nil, nil)
+		if strings.Contains(tc.want, "depends") {
+			// "user" itself is required and fails first; make it optional
+			// to see the dependent call's own failure.
+			g = startGateway(t, strings.ReplaceAll(strings.Replace(strings.Replace(cfg, tc.from, tc.to, 1),
+				`key = "user" }`, `key = "user", required = false }`, 1), "{{ORIGIN2}}", "http://127.0.0.1:9"))
+			status, h, body = g.do("GET", "/dash/5", nil, nil)
+		}
+		e := wantError(t, status, h, body, 502, CodeCompositeCallFailed)
+		if !strings.Contains(e.Error.Message, `"team"`) || !strings.Contains(e.Error.Message, tc.want) {
+			t.Errorf("message %q, want the team call and %q", e.Error.Message, tc.want)
+		}
+	}
+}
