@@ -64,6 +64,9 @@ func Compile(p *Parsed, opt Options) (*Snapshot, error) {
 	}
 	if opt.Bind != nil {
 		for i, b := range c.snap.Backends {
+			if b.IsComposite() {
+				continue // its calls go through the chains of the backends they name
+			}
 			up, err := opt.Bind(b) // mocks too: a mock is a terminal like the pool
 			if err != nil {
 				c.add("backends["+strconv.Itoa(i)+"]", err.Error())
@@ -256,6 +259,11 @@ func errInvalid(what, v string) error { return simpleErr("invalid " + what + " "
 
 func (c *compiler) backends() map[string]*Backend {
 	byName := map[string]*Backend{}
+	defer c.resolveCompose(byName)
+	cfgByName := map[string]*BackendConfig{}
+	for i := range c.p.Config.Backends {
+		cfgByName[c.p.Config.Backends[i].Name] = &c.p.Config.Backends[i]
+	}
 	for i := range c.p.Config.Backends {
 		b := &c.p.Config.Backends[i]
 		key := "backends[" + strconv.Itoa(i) + "]"
@@ -283,10 +291,15 @@ func (c *compiler) backends() map[string]*Backend {
 			c.add(key+".pool_size", "must be between 1 and 1048576")
 		}
 		switch {
+		case len(b.Compose) > 0 && (b.Mock != nil || len(b.Targets) > 0):
+			c.add(key+".compose", "a backend has either targets, a mock or a compose list, not two of them")
+		case len(b.Compose) > 0:
+			c.checkCompose(key, b, cfgByName)
+			cb.compose = &composeSpec{key: key, calls: b.Compose, parallel: b.ComposeParallel}
 		case b.Mock != nil && len(b.Targets) > 0:
 			c.add(key+".mock", "a backend has either targets or a mock, not both")
 		case b.Mock == nil && len(b.Targets) == 0:
-			c.add(key, "backend "+quote(b.Name)+" needs targets or a mock")
+			c.add(key, "backend "+quote(b.Name)+" needs targets or a mock (or a compose list)")
 		case b.Mock != nil:
 			cb.Mock = c.mock(key+".mock", b.Mock)
 		}
@@ -531,12 +544,24 @@ func (c *compiler) api(key string, a *APIConfig, cg *Group, st StageID, vars map
 	api := &API{Group: cg, Name: a.Name, Stage: st, Path: a.Path, Methods: a.Methods, Backend: b, Timeout: a.Timeout.D(),
 		ID: xxhash.Sum64String(cg.Name + "/" + a.Name), ACLs: pol.acls, CORS: pol.cors, Auth: pol.auth,
 		Throttle: pol.throttle, Params: pol.params, Retry: c.retryPolicy(key+".retry", a.Retry),
-		ReadsBody: pol.auth != nil && pol.auth.HMAC != nil || a.Params != nil && paramsReadBody(a.Params)}
+		ReadsBody: pol.auth != nil && pol.auth.HMAC != nil || a.Params != nil && paramsReadBody(a.Params) ||
+			a.Transform != nil && a.Transform.RequestBody != nil}
 	api.LimitID = api.ID
 	if pol.throttle != nil && !pol.throttle.ShareStages {
 		api.LimitID = xxhash.Sum64String(cg.Name + "/" + a.Name + "/" + st.String())
 	}
 	api.Transform = c.transform(key+".transform", a.Transform, &templateEnv{params: params, vars: vars, auth: pol.auth})
+	if b.IsComposite() {
+		if a.WebSocket != nil {
+			c.addOnce(key+".websocket", "a composite backend cannot tunnel WebSocket upgrades")
+			return
+		}
+		if a.BackendPath != "" {
+			c.addOnce(key+".backend_path", "backend_path does not apply to a composite backend: each call has its own path")
+			return
+		}
+		api.Composite = c.composite(b, &templateEnv{params: params, vars: vars, auth: pol.auth})
+	}
 	if a.BackendPath != "" {
 		bp, missing := substituteVars(a.BackendPath, vars)
 		if len(missing) > 0 {

@@ -200,6 +200,13 @@ type BackendConfig struct {
 	Mock *MockConfig `toml:"mock"`
 	// Resilience: health_check, outlier, limits, breaker, balance, retry_budget (resilience.go).
 	BackendResilienceConfig
+	// Compose, when set, makes the backend composite: each request calls
+	// every listed backend in parallel and answers with their JSON answers
+	// merged (see compose.go). Targets and Mock must then be empty.
+	Compose []ComposeCallConfig `toml:"compose"`
+	// ComposeParallel bounds how many calls of one request are in flight at
+	// once (default 8, at most 32).
+	ComposeParallel int `toml:"compose_parallel"`
 }
 
 // TargetConfig is one upstream server of a backend.
@@ -349,6 +356,10 @@ type TransformConfig struct {
 	Query HeaderOps `toml:"query"`
 	// ResponseHeaders edit the response sent to the client (set, add, remove only).
 	ResponseHeaders HeaderOps `toml:"response_headers"`
+	// RequestBody edits a JSON request body before it is forwarded (see bodytransform.go).
+	RequestBody *BodyOpsConfig `toml:"request_body"`
+	// ResponseBody edits a JSON response body before it is sent to the client.
+	ResponseBody *BodyOpsConfig `toml:"response_body"`
 }
 
 // HeaderOps are applied in this order: remove, rename, set, add.

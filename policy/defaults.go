@@ -76,6 +76,7 @@ func applyDefaults(c *Config) {
 	}
 	applyWebSocketDefaults(c)
 	applyCacheDefaults(c)
+	applyComposeDefaults(c)
 	for bi := range c.Backends {
 		b := &c.Backends[bi]
 		if b.PoolSize == 0 {

@@ -34,6 +34,11 @@ func (s *Snapshot) RouteTable() []RouteRow {
 				if api.Backend.Mock != nil {
 					row.Targets = []string{"(mock)"}
 				}
+				if c := api.Composite; c != nil {
+					for _, call := range c.Calls {
+						row.Targets = append(row.Targets, "(compose "+call.Name+" -> "+call.Backend.Name+")")
+					}
+				}
 				if api.BackendPath != nil {
 					row.Upath = api.BackendPath.String()
 				}

@@ -137,6 +137,9 @@ type API struct {
 	// compresses them (cache.go).
 	Cache       *Cache
 	Compression *Compression
+	// Composite is set when the API's backend is a compose list: its calls,
+	// compiled against this API's path parameters and stage (compose.go).
+	Composite *Composite
 	// ReadsBody is set when a step reads the body (HMAC signatures, form or
 	// JSON parameters): the data plane then buffers it, bounded.
 	ReadsBody bool
@@ -152,8 +155,9 @@ type Backend struct {
 	ConnectTimeout time.Duration
 	ClientHost     bool // pass the client's Host header instead of the target's
 	Mock           *MockAnswer
-	Upstream       Upstream
+	Upstream       Upstream    // nil for a composite backend: APIs hold its calls (API.Composite)
 	Resilience     *Resilience // health, ejection, limits, breaker, balancing, budget, split (resilience.go)
+	compose        *composeSpec
 }
 
 // TargetSpec is one upstream server.

@@ -59,6 +59,8 @@ type Transform struct {
 	RequestHeaders  Ops
 	Query           Ops
 	ResponseHeaders Ops
+	RequestBody     *BodyTransform // nil: the body passes as it is
+	ResponseBody    *BodyTransform
 }
 
 // templateEnv is what a template may refer to when compiled.
@@ -217,6 +219,8 @@ func (c *compiler) transform(key string, cfg *TransformConfig, env *templateEnv)
 	renv := *env
 	renv.response = true
 	t.ResponseHeaders = c.ops(key+".response_headers", cfg.ResponseHeaders, &renv, true)
+	t.RequestBody = c.bodyOps(key+".request_body", cfg.RequestBody)
+	t.ResponseBody = c.bodyOps(key+".response_body", cfg.ResponseBody)
 	return t
 }
 

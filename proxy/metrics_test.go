@@ -202,6 +202,8 @@ var metricFamilies = []struct {
 	{"sluice_cache_background_refreshes_total", false, ""},
 	{"sluice_cache_refused_api_too_large_total", false, ""},
 	{"sluice_compressed_responses_total", false, "encoding"},
+	{"sluice_composite_calls_total", false, "outcome"},
+	{"sluice_body_transforms_total", false, "direction,outcome"},
 	// Go runtime and process metrics (WritePrometheus(w, true)).
 	{"go_goroutines", false, ""},
 	{"go_memstats_alloc_bytes", false, ""},
@@ -428,7 +430,10 @@ func checkLabelValues(t *testing.T, fams map[string]*dto.MetricFamily) {
 			"peer": true, "idle": true, "lifetime": true, "shutdown": true, // tunnel closes
 			"streaming_uploads": true, "stale": true, "unexpected_bytes": true, // upstream hygiene
 			"malformed": true, "truncated": true, "timeout": true}, // client body errors
-		"direction": {"upstream": true, "downstream": true},
+		"direction": {"upstream": true, "downstream": true, "request": true, "response": true},
+		"outcome": {"ok": true, "error": true, "status": true, "timeout": true, "too_large": true, "not_json": true,
+			"applied": true, "invalid_json": true,
+			"hit": true, "miss": true, "stale": true, "revalidated": true, "bypass": true, "coalesced": true},
 	}
 	ourAPIs := map[string]bool{}
 	for _, a := range metricsAPIs {

@@ -354,6 +354,9 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	if st.upgrade && api.WebSocket != nil {
 		return s.tunnel(ctx, st)
 	}
+	if api.Composite != nil {
+		return s.compose(ctx, st)
+	}
 	if api.Backend.Mock == nil {
 		s.prepareUpstreamRequest(ctx, st)
 		// Request buffering: a body up to stream_threshold is read whole

@@ -109,13 +109,22 @@ func (s *Server) transformRequest(ctx *fasthttp.RequestCtx, st *reqState) outcom
 		}
 		st.queryModified = true
 	}
+	if t.RequestBody != nil {
+		s.transformRequestBody(ctx, t.RequestBody)
+	}
 	return proceed
 }
 
 // transformResponse runs first on the way back.
 func (s *Server) transformResponse(ctx *fasthttp.RequestCtx, st *reqState) {
 	t := st.api.Transform
-	if t == nil || t.ResponseHeaders.Empty() {
+	if t == nil {
+		return
+	}
+	if t.ResponseBody != nil {
+		s.transformResponseBody(ctx, t.ResponseBody)
+	}
+	if t.ResponseHeaders.Empty() {
 		return
 	}
 	h := &ctx.Response.Header

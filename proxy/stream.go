@@ -22,6 +22,11 @@ type bodyStream struct {
 	done       bool
 	closeAfter bool
 	chunked    bool
+	// pre is body already read from src by a response step that then let
+	// the body pass whole (a JSON body transform over its bound): it goes
+	// out first. src stays fasthttp's own stream, so a cut is still told
+	// from an end (chunkedEnded).
+	pre []byte
 }
 
 var bodyStreamPool = sync.Pool{New: func() any { return &bodyStream{} }}
@@ -62,6 +67,11 @@ func (p *targetPool) streamBody(c *upConn, resp *fasthttp.Response, cl int, clos
 // fasthttp's server stops writing the answer without the terminating chunk
 // and closes the client connection.
 func (bs *bodyStream) Read(p []byte) (int, error) {
+	if len(bs.pre) > 0 {
+		n := copy(p, bs.pre)
+		bs.pre = bs.pre[n:]
+		return n, nil
+	}
 	if bs.src == nil {
 		return 0, io.ErrUnexpectedEOF
 	}
@@ -95,6 +105,6 @@ func (bs *bodyStream) release(discard bool) {
 	} else {
 		bs.pool.finish(bs.conn, false)
 	}
-	bs.pool, bs.conn, bs.src = nil, nil, nil
+	bs.pool, bs.conn, bs.src, bs.pre = nil, nil, nil, nil
 	bodyStreamPool.Put(bs)
 }

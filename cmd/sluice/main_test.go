@@ -85,7 +85,7 @@ func runSluice(t *testing.T, args ...string) (stdout, stderr string, code int) {
 
 // freePort returns a loopback address that was free a moment ago. Another
 // process may take it before sluice binds it; startGateway retries once.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -97,7 +97,7 @@ func freePort(t *testing.T) string {
 }
 
 // writeFile replaces path atomically, so a reload never reads half a file.
-func writeFile(t *testing.T, path, content string) {
+func writeFile(t testing.TB, path, content string) {
 	t.Helper()
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
@@ -144,7 +144,7 @@ type configFunc func(listen, admin string) string
 // `sluice run -config` on it and waits until /readyz answers 200. A bind
 // failure (a port taken between picking and binding) is retried once with
 // new ports. The process is killed at cleanup if the test left it running.
-func startGateway(t *testing.T, cfg configFunc, extraArgs ...string) *gateway {
+func startGateway(t testing.TB, cfg configFunc, extraArgs ...string) *gateway {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "sluice.toml")
 	for attempt := 0; ; attempt++ {
@@ -166,7 +166,7 @@ func startGateway(t *testing.T, cfg configFunc, extraArgs ...string) *gateway {
 }
 
 // spawn starts sluice with args; listen and admin are where it will serve.
-func spawn(t *testing.T, args []string, listen, admin string) *gateway {
+func spawn(t testing.TB, args []string, listen, admin string) *gateway {
 	t.Helper()
 	g := &gateway{stderr: &syncBuffer{}, done: make(chan struct{}), listen: listen, admin: admin}
 	g.cmd = exec.Command(sluiceBin, args...)
