@@ -203,12 +203,19 @@ func cmdRun(args []string) int {
 		printErrors(os.Stderr, err)
 		return 1
 	}
-	limits, nonces, err := proxy.LocalStores(parsed.Config.State)
+	stores, err := proxy.BuildStores(parsed)
 	if err != nil {
-		log.Error("cannot build the state stores", "error", err)
+		printErrors(os.Stderr, err)
 		return 1
 	}
-	srv := proxy.New(proxy.Options{Logger: log, Limits: limits, Nonces: nonces})
+	// Closed after the server has stopped (defers run last in, first out:
+	// this one runs after the shutdown below returns).
+	defer func() { _ = stores.Close() }()
+	if stores.Conn != nil {
+		log.Info("fleet state on Redis", "addresses", strings.Join(parsed.Config.State.Redis.Addresses, ","),
+			"redis_up", stores.Conn.Healthy())
+	}
+	srv := proxy.New(proxy.Options{Logger: log, Limits: stores.Limits, Nonces: stores.Nonces, Fleet: stores.Fleet})
 	rl := proxy.NewReloader(srv, src)
 	snap, err := rl.Reload()
 	if err != nil {
