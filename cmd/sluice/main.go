@@ -25,6 +25,7 @@ import (
 	"github.com/sluicegw/sluice/configs"
 	"github.com/sluicegw/sluice/policy"
 	"github.com/sluicegw/sluice/proxy"
+	"github.com/sluicegw/sluice/store/redisstate"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -214,6 +215,9 @@ func cmdRun(args []string) int {
 	if stores.Conn != nil {
 		log.Info("fleet state on Redis", "addresses", strings.Join(parsed.Config.State.Redis.Addresses, ","),
 			"redis_up", stores.Conn.Healthy())
+		stopLog := make(chan struct{})
+		defer close(stopLog)
+		go logBreaker(log, stores.Conn, stopLog)
 	}
 	srv := proxy.New(proxy.Options{Logger: log, Limits: stores.Limits, Nonces: stores.Nonces, Fleet: stores.Fleet})
 	rl := proxy.NewReloader(srv, src)
@@ -287,5 +291,27 @@ func cmdRun(args []string) int {
 			log.Info("stopped")
 			return 0
 		}
+	}
+}
+
+// logBreaker logs when the node switches to its Redis fallback and back,
+// checked every 100ms (a log line per switch, not per failed call).
+func logBreaker(log *slog.Logger, c *redisstate.Conn, stop <-chan struct{}) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	up := c.Healthy()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		switch now := c.Healthy(); {
+		case up && !now:
+			log.Warn("Redis unreachable: fleet limits on their fallback", "error", c.LastError())
+		case !up && now:
+			log.Info("Redis back: fleet limits shared again")
+		}
+		up = c.Healthy()
 	}
 }
