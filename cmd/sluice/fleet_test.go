@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicegw/sluice/policy"
 	"github.com/sluicegw/sluice/store/redisstate/redistest"
 )
 
@@ -519,5 +520,98 @@ func TestFleetReadyzInFallback(t *testing.T) {
 	rs.Restart()
 	if err := g.waitReady(3 * time.Second); err != nil {
 		t.Fatalf("not ready again after Redis came back: %v", err)
+	}
+}
+
+// TestFleetExample checks configs/examples/fleet.toml against issue 15,
+// acceptance 7 (plain HTTP on 127.0.0.1:8080, admin 127.0.0.1:9901, Redis
+// at 127.0.0.1:6390, consumer key example-fleet-key-0123456789, a fleet-wide
+// consumer limit of 50/s burst 50 on a mock API /limited), then runs it
+// with three nodes on free ports against a real Redis: a burst of 150
+// requests spread over the fleet admits the 50 of the shared bucket, not
+// 50 per node.
+func TestFleetExample(t *testing.T) {
+	const file = "../../configs/examples/fleet.toml"
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Parse(file, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := policy.CompileState(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := policy.Compile(p, policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := snap.Server.Listen; len(got) != 1 || got[0] != "127.0.0.1:8080" {
+		t.Errorf("listen %v, want [127.0.0.1:8080]", got)
+	}
+	if snap.Server.AdminListen != "127.0.0.1:9901" {
+		t.Errorf("admin_listen %q", snap.Server.AdminListen)
+	}
+	if r == nil || len(r.Addrs) != 1 || r.Addrs[0] != "127.0.0.1:6390" || !r.Consumer || r.TLS != nil {
+		t.Fatalf("[state.redis]: %+v, want plain 127.0.0.1:6390 with the consumer scope fleet-wide", r)
+	}
+	if p.Config.Server.Listen[0] != "127.0.0.1:8080" || len(p.Config.Consumers) != 1 ||
+		!slices.Equal(p.Config.Consumers[0].APIKeys, []string{"example-fleet-key-0123456789"}) {
+		t.Errorf("consumers: %+v", p.Config.Consumers)
+	}
+	var found bool
+	for _, a := range snap.APIs {
+		if a.Path != "/limited" {
+			continue
+		}
+		found = true
+		if a.Backend == nil || a.Backend.Mock == nil {
+			t.Errorf("/limited (%s): not a mock backend", a.Stage)
+		}
+		if a.Throttle == nil || a.Throttle.Consumer == nil || a.Throttle.Consumer.Rate != 50 || a.Throttle.Consumer.Burst != 50 ||
+			a.Throttle.API != nil || a.Throttle.ClientIP != nil || len(a.Throttle.Quotas) != 0 {
+			t.Errorf("/limited (%s): throttle %+v, want only a consumer limit of 50/s burst 50", a.Stage, a.Throttle)
+		}
+	}
+	if !found {
+		t.Fatal("no API at /limited")
+	}
+
+	// Run it: the same file with its addresses moved to free ports.
+	rs := redistest.Start(t)
+	var nodes []*gateway
+	for range 3 {
+		nodes = append(nodes, startGateway(t, func(listen, admin string) string {
+			s := strings.ReplaceAll(string(raw), "127.0.0.1:8080", listen)
+			s = strings.ReplaceAll(s, "127.0.0.1:9901", admin)
+			return strings.ReplaceAll(s, "127.0.0.1:6390", rs.Addr)
+		}))
+	}
+	// One request per node loads the lease script and opens the leases;
+	// a second later the bucket is full again. Then 150 requests within
+	// 100ms spread over the fleet may admit the shared bucket's 50, the
+	// 50/s refill and a request per node on credit: far from the 150 that
+	// a bucket per node would admit. The bound allows a little more for a
+	// breaker a slow call may open on a loaded machine (the local fallback
+	// then admits up to 50/3 per node).
+	for _, g := range nodes {
+		get(t, "http://"+g.listen+"/limited", "X-Api-Key", "example-fleet-key-0123456789")
+	}
+	time.Sleep(1100 * time.Millisecond)
+	fb := sumMetric(t, nodes, `sluice_redis_fallback_decisions_total{policy="local"}`)
+	res := drive(t, nodes, "/limited", 1500, 100*time.Millisecond, "X-Api-Key", "example-fleet-key-0123456789")
+	admitted, perNode := res.count(200)
+	t.Logf("fleet.toml, three nodes: offered %d in 100ms, admitted %d per node %v; fallback decisions %v",
+		res.offered, admitted, perNode, sumMetric(t, nodes, `sluice_redis_fallback_decisions_total{policy="local"}`)-fb)
+	if admitted < 50 || admitted > 75 {
+		t.Errorf("admitted %d, want 50 (the fleet-wide burst) + the 50/s refill + at most 1 per node on credit, far from 150", admitted)
+	}
+	if x := res.fiveXX(); x > 0 {
+		t.Errorf("%d 5xx", x)
+	}
+	if st, _, _ := get(t, "http://"+nodes[0].listen+"/limited"); st != http.StatusUnauthorized {
+		t.Errorf("without the key: %d, want 401", st)
 	}
 }
