@@ -164,6 +164,18 @@ var metricFamilies = []struct {
 	{"sluice_tunnels_closed_total", false, "reason"},
 	{"sluice_tunnels_refused_total", false, ""},
 	{"sluice_tunnel_bytes_total", false, "direction"},
+	// Fleet state on Redis (store/redisstate, issue 15). The call-duration
+	// histogram sluice_redis_call_duration_seconds appears only after a
+	// first Redis call, so a scrape without Redis cannot list it.
+	{"sluice_redis_calls_total", false, ""},
+	{"sluice_redis_errors_total", false, ""},
+	{"sluice_redis_breaker_open", false, ""},
+	{"sluice_redis_breaker_opens_total", false, ""},
+	{"sluice_redis_leases_total", false, ""},
+	{"sluice_redis_lease_tokens_total", false, ""},
+	{"sluice_redis_refills_dropped_total", false, ""},
+	{"sluice_redis_fallback_decisions_total", false, "policy"},
+	{"sluice_redis_nonce_fallback_total", false, ""},
 	// Go runtime and process metrics (WritePrometheus(w, true)).
 	{"go_goroutines", false, ""},
 	{"go_memstats_alloc_bytes", false, ""},
