@@ -83,7 +83,7 @@ func redisCPUNanos(tb testing.TB, rs *redistest.Server) int64 {
 // ns/op it reports the gateway process's CPU per request (the refill
 // worker and Redis client included) and redis-server's.
 //
-//	go test -run '^$' -bench BenchmarkFleetPipeline -benchtime 200000x -count 3 ./proxy/
+//	go test -run '^$' -bench 'BenchmarkFleetPipeline/paired' -benchtime 200000x -count 5 ./proxy/
 func BenchmarkFleetPipeline(b *testing.B) {
 	rs := redistest.Start(b)
 	reqs := make([]*clientConn, fleetBenchConsumers)
@@ -119,4 +119,41 @@ func BenchmarkFleetPipeline(b *testing.B) {
 			}
 		})
 	}
+	// paired runs both in alternating slices of 5 000 requests, so that
+	// load from other processes on a shared machine falls on both alike;
+	// b.N requests each. fleet/local is the acceptance figure.
+	b.Run("paired", func(b *testing.B) {
+		sl, _ := newFleetPipelineFrom(b, cfg, rs.Addr, "local")
+		sf, _ := newFleetPipelineFrom(b, cfg, rs.Addr, "fleet")
+		for i := 0; i < 20000; i++ {
+			serveOne(b, sl, reqs[i%len(reqs)])
+			serveOne(b, sf, reqs[i%len(reqs)])
+		}
+		const slice = 5000
+		var cpu [2]int64
+		run := func(s *Server, from, n int) int64 {
+			c0 := processCPUNanos()
+			for i := from; i < from+n; i++ {
+				serveOne(b, s, reqs[i%len(reqs)])
+			}
+			return processCPUNanos() - c0
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for done, k := 0, 0; done < b.N; k++ {
+			n := min(slice, b.N-done)
+			if k%2 == 0 {
+				cpu[0] += run(sl, done, n)
+				cpu[1] += run(sf, done, n)
+			} else {
+				cpu[1] += run(sf, done, n)
+				cpu[0] += run(sl, done, n)
+			}
+			done += n
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(cpu[0])/float64(b.N), "local-cpu-ns/req")
+		b.ReportMetric(float64(cpu[1])/float64(b.N), "fleet-cpu-ns/req")
+		b.ReportMetric(float64(cpu[1])/float64(cpu[0]), "fleet/local")
+	})
 }
