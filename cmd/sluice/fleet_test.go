@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -613,5 +614,29 @@ func TestFleetExample(t *testing.T) {
 	}
 	if st, _, _ := get(t, "http://"+nodes[0].listen+"/limited"); st != http.StatusUnauthorized {
 		t.Errorf("without the key: %d, want 401", st)
+	}
+}
+
+// TestFleetRunReportsEveryError: a bad [state.redis] stops `sluice run`
+// before it builds any store, with every mistake of the file positioned,
+// not only the [state] ones.
+func TestFleetRunReportsEveryError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.toml")
+	writeFile(t, path, `
+[state.redis]
+addresses = ["127.0.0.1:6390"]
+fallback = "maybe"
+
+[server]
+read_timeout = "1ns"
+`)
+	_, stderr, code := runSluice(t, "run", "-config", path)
+	for _, want := range []string{path + ":2:8: state.redis.fleet_size", path + ":4:1: state.redis.fallback", path + ":7:1: server.read_timeout"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
 	}
 }

@@ -206,6 +206,11 @@ func cmdRun(args []string) int {
 	}
 	stores, err := proxy.BuildStores(parsed)
 	if err != nil {
+		// A bad [state] stops here, before the full compile: compile (no
+		// network I/O) to report every mistake of the file, not only these.
+		if _, cerr := policy.Compile(parsed, policy.Options{}); cerr != nil {
+			err = cerr
+		}
 		printErrors(os.Stderr, err)
 		return 1
 	}
