@@ -488,6 +488,38 @@ func TestFleetCluster(t *testing.T) {
 	t.Run("Rate", func(t *testing.T) { testFleetRate(t, nodes, c) })
 	t.Run("Quota", func(t *testing.T) { testFleetQuota(t, nodes) })
 	t.Run("Replay", func(t *testing.T) { testFleetReplay(t, nodes) })
+	t.Run("OneSlotPerCaller", func(t *testing.T) {
+		// Every limit key carries its caller's hash tag, and all keys of a
+		// tag live on one node (KEYS lists only the node's own keys).
+		owner := map[string]string{}
+		n := 0
+		for _, srv := range c.Servers {
+			out, err := srv.Do("KEYS", "sluice:*")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range strings.Fields(out) {
+				if strings.HasPrefix(k, "sluice:n:") {
+					continue // a nonce: one key per signature
+				}
+				i, j := strings.IndexByte(k, '{'), strings.IndexByte(k, '}')
+				if i < 0 || j < i {
+					t.Errorf("key %q has no hash tag", k)
+					continue
+				}
+				tag := k[i : j+1]
+				if o, ok := owner[tag]; ok && o != srv.Addr {
+					t.Errorf("keys of %s on %s and %s", tag, o, srv.Addr)
+				}
+				owner[tag] = srv.Addr
+				n++
+			}
+		}
+		t.Logf("%d limit keys, %d callers, each caller's keys on one node", n, len(owner))
+		if n == 0 {
+			t.Fatal("no limit keys in the Cluster")
+		}
+	})
 	t.Run("Outage", func(t *testing.T) {
 		testFleetOutage(t, nodes, c, func(d time.Duration) {
 			var wg sync.WaitGroup
