@@ -438,19 +438,24 @@ func testFleetOutage(t *testing.T, nodes []*gateway, rd redisDeployment, stall f
 	// Cluster's node timeout) alternate, so that the load other processes
 	// put on a shared machine falls on both samples alike.
 	base, slow := &driveResult{}, &driveResult{}
-	var seen float64
+	var seen, cpuBase, cpuSlow float64 // gateway CPU seconds, for the log
 	for range 4 {
+		c0 := sumMetric(t, nodes, "process_cpu_seconds_total")
 		r := drive(t, nodes, "/outage", 300, time.Second, "X-Api-Key", fleetKey)
 		base.lat = append(base.lat, r.lat...)
 		base.status = append(base.status, r.status...)
 		fb := sumMetric(t, nodes, `sluice_redis_fallback_decisions_total{policy="local"}`)
+		c1 := sumMetric(t, nodes, "process_cpu_seconds_total")
+		cpuBase += c1 - c0
 		done := make(chan struct{})
 		go func() { defer close(done); stall(1200 * time.Millisecond) }()
 		time.Sleep(20 * time.Millisecond)
+		c2 := sumMetric(t, nodes, "process_cpu_seconds_total")
 		r = drive(t, nodes, "/outage", 300, time.Second, "X-Api-Key", fleetKey)
 		slow.lat = append(slow.lat, r.lat...)
 		slow.status = append(slow.status, r.status...)
 		seen += sumMetric(t, nodes, `sluice_redis_fallback_decisions_total{policy="local"}`) - fb
+		cpuSlow += sumMetric(t, nodes, "process_cpu_seconds_total") - c2
 		<-done
 		time.Sleep(300 * time.Millisecond) // the breaker closes again
 	}
@@ -458,8 +463,8 @@ func testFleetOutage(t *testing.T, nodes []*gateway, rd redisDeployment, stall f
 		t.Errorf("no fallback decision while Redis slept: the stall was not seen")
 	}
 	const readTimeout = 20 * time.Millisecond // as configured
-	t.Logf("acceptance 4, Redis stalled by DEBUG SLEEP: p99 %v with Redis normal, %v while it slept (bound: + read_timeout %v), %d requests each; fallback decisions while asleep %v; 5xx %d",
-		base.p99(), slow.p99(), readTimeout, len(base.lat), seen, slow.fiveXX())
+	t.Logf("acceptance 4, Redis stalled by DEBUG SLEEP: p99 %v with Redis normal, %v while it slept (bound: + read_timeout %v), %d requests each; fallback decisions while asleep %v; 5xx %d; gateways' CPU %.2fs normal, %.2fs asleep",
+		base.p99(), slow.p99(), readTimeout, len(base.lat), seen, slow.fiveXX(), cpuBase, cpuSlow)
 	if slow.p99() > base.p99()+readTimeout {
 		t.Errorf("p99 grew from %v to %v, more than the Redis timeout %v", base.p99(), slow.p99(), readTimeout)
 	}
