@@ -54,6 +54,7 @@ func Compile(p *Parsed, opt Options) (*Snapshot, error) {
 	c.errs = append(c.errs, p.unknown...)
 	c.server()
 	c.cacheStore()
+	c.state()
 	c.consumers()
 	backends := c.backends()
 	c.groups(backends)

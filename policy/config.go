@@ -45,6 +45,9 @@ type StateConfig struct {
 	// NonceMaxEntries caps HMAC nonces remembered for replay protection; at
 	// the cap, new nonces are refused as replays (default 1048576, about 48 MiB).
 	NonceMaxEntries int `toml:"nonce_max_entries"`
+	// Redis, when present, shares limits, quotas and nonces across a fleet
+	// of nodes (see RedisConfig); absent keeps all state on this node.
+	Redis *RedisConfig `toml:"redis"`
 }
 
 // Policies are the per-request checks a group sets for all its APIs and an

@@ -204,12 +204,33 @@ var metricFamilies = []struct {
 	{"sluice_compressed_responses_total", false, "encoding"},
 	{"sluice_composite_calls_total", false, "outcome"},
 	{"sluice_body_transforms_total", false, "direction,outcome"},
+	// Fleet state on Redis (store/redisstate, issue 15). The call-duration
+	// histogram is in metricFamiliesOnceUsed.
+	{"sluice_redis_calls_total", false, ""},
+	{"sluice_redis_errors_total", false, ""},
+	{"sluice_redis_breaker_open", false, ""},
+	{"sluice_redis_breaker_opens_total", false, ""},
+	{"sluice_redis_leases_total", false, ""},
+	{"sluice_redis_lease_tokens_total", false, ""},
+	{"sluice_redis_refills_dropped_total", false, ""},
+	{"sluice_redis_fallback_decisions_total", false, "policy"},
+	{"sluice_redis_nonce_fallback_total", false, ""},
 	// Go runtime and process metrics (WritePrometheus(w, true)).
 	{"go_goroutines", false, ""},
 	{"go_memstats_alloc_bytes", false, ""},
 	{"process_cpu_seconds_total", false, ""},
 	{"process_resident_memory_bytes", false, ""},
 	{"process_start_time_seconds", false, ""},
+}
+
+// metricFamiliesOnceUsed appear only after their first observation (a
+// VictoriaMetrics histogram writes nothing before it): known when exposed,
+// with these labels, but not required. sluice_redis_call_duration_seconds
+// is observed only when a test of this process has called Redis.
+var metricFamiliesOnceUsed = map[string]string{
+	"sluice_redis_call_duration_seconds_bucket": "vmrange",
+	"sluice_redis_call_duration_seconds_sum":    "",
+	"sluice_redis_call_duration_seconds_count":  "",
 }
 
 const metricsConfig = `
@@ -339,6 +360,20 @@ func TestMetricsScrape(t *testing.T) {
 	known := map[string]bool{}
 	for _, want := range metricFamilies {
 		known[want.name] = true
+	}
+	for name, labels := range metricFamiliesOnceUsed {
+		known[name] = true
+		for _, m := range fams[name].GetMetric() {
+			var names []string
+			for n := range labelsOf(m) {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			if got := strings.Join(names, ","); got != labels {
+				t.Errorf("%s: series with labels {%s}, want {%s}", name, got, labels)
+				break
+			}
+		}
 	}
 	for name := range fams {
 		if strings.HasPrefix(name, "sluice_") && !known[name] {

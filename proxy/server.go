@@ -28,6 +28,10 @@ type Options struct {
 	Limits ratelimit.Store
 	// Nonces is the HMAC replay store. Nil: a local store sized by [state].
 	Nonces nonce.Store
+	// Fleet sends the fleet-scoped limits to a store shared through Redis
+	// and joins /readyz (BuildStores makes it from [state.redis]). Nil: all
+	// limits go to Limits.
+	Fleet *Fleet
 	// Clock is the pipeline's time (request start, token buckets, signature
 	// and token expiry). Nil: the process clock. Tests inject a fake one.
 	Clock Clock
@@ -58,6 +62,7 @@ type Server struct {
 	// State that outlives snapshots: buckets, nonces, fetched JWT keys.
 	limits    ratelimit.Store
 	nonces    nonce.Store
+	fleet     *Fleet
 	accessLog *accesslog.Logger
 	jwt       *jwtauth.Registry
 	cache     cacheStores // the response cache (cache.go)
@@ -83,7 +88,7 @@ func New(opts Options) *Server {
 		clock = processClock{}
 	}
 	return &Server{opts: opts, log: log, clock: clock, ups: newUpstreams(opts.Dial, clock.Nanotime), jwt: jwtauth.NewRegistry(),
-		limits: opts.Limits, nonces: opts.Nonces}
+		limits: opts.Limits, nonces: opts.Nonces, fleet: opts.Fleet}
 }
 
 // state creates the stores and the access logger on first compile, sized
@@ -287,8 +292,12 @@ func (s *Server) Listen() ([]net.Listener, error) {
 	return lns, nil
 }
 
-// Ready reports whether a snapshot is loaded and at least one listener accepts.
-func (s *Server) Ready() bool { return s.current.Load() != nil && s.serving.Load() > 0 }
+// Ready reports whether a snapshot is loaded and at least one listener
+// accepts, and, with [state.redis] readyz_in_fallback = false, whether Redis
+// is in use.
+func (s *Server) Ready() bool {
+	return s.current.Load() != nil && s.serving.Load() > 0 && s.fleet.ready()
+}
 
 // Shutdown stops accepting, waits for in-flight requests until ctx ends,
 // then closes what is left.

@@ -78,7 +78,7 @@ func (s *Server) throttle(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 		reqs[n], scopes[n] = ratelimit.Request{Key: limitKey(api, scopeQuota, consumerID), Limit: q}, scopeQuota
 		n++
 	}
-	d := s.limits.Allow(s.clock.Nanotime(), reqs[:n])
+	d := s.allowLimits(s.clock.Nanotime(), reqs[:n], scopes[:n]) // fleet.go
 	if t.Headers {
 		st.rl = d
 		st.rlSet = true

@@ -26,6 +26,7 @@ import (
 	"github.com/sluicegw/sluice/configs"
 	"github.com/sluicegw/sluice/policy"
 	"github.com/sluicegw/sluice/proxy"
+	"github.com/sluicegw/sluice/store/redisstate"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -204,12 +205,27 @@ func cmdRun(args []string) int {
 		printErrors(os.Stderr, err)
 		return 1
 	}
-	limits, nonces, err := proxy.LocalStores(parsed.Config.State)
+	stores, err := proxy.BuildStores(parsed)
 	if err != nil {
-		log.Error("cannot build the state stores", "error", err)
+		// A bad [state] stops here, before the full compile: compile (no
+		// network I/O) to report every mistake of the file, not only these.
+		if _, cerr := policy.Compile(parsed, policy.Options{}); cerr != nil {
+			err = cerr
+		}
+		printErrors(os.Stderr, err)
 		return 1
 	}
-	srv := proxy.New(proxy.Options{Logger: log, Limits: limits, Nonces: nonces})
+	// Closed after the server has stopped (defers run last in, first out:
+	// this one runs after the shutdown below returns).
+	defer func() { _ = stores.Close() }()
+	if stores.Conn != nil {
+		log.Info("fleet state on Redis", "addresses", strings.Join(parsed.Config.State.Redis.Addresses, ","),
+			"redis_up", stores.Conn.Healthy())
+		stopLog := make(chan struct{})
+		defer close(stopLog)
+		go logBreaker(log, stores.Conn, stopLog)
+	}
+	srv := proxy.New(proxy.Options{Logger: log, Limits: stores.Limits, Nonces: stores.Nonces, Fleet: stores.Fleet})
 	rl := proxy.NewReloader(srv, src)
 	snap, err := rl.Reload()
 	if err != nil {
@@ -281,5 +297,27 @@ func cmdRun(args []string) int {
 			log.Info("stopped")
 			return 0
 		}
+	}
+}
+
+// logBreaker logs when the node switches to its Redis fallback and back,
+// checked every 100ms (a log line per switch, not per failed call).
+func logBreaker(log *slog.Logger, c *redisstate.Conn, stop <-chan struct{}) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	up := c.Healthy()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		switch now := c.Healthy(); {
+		case up && !now:
+			log.Warn("Redis unreachable: fleet limits on their fallback", "error", c.LastError())
+		case !up && now:
+			log.Info("Redis back: fleet limits shared again")
+		}
+		up = c.Healthy()
 	}
 }
