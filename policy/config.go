@@ -32,6 +32,8 @@ type Config struct {
 	// lock-free ring to batched sinks; absent means no access log. Changes
 	// need a restart (SIGUSR1 reopens files).
 	AccessLog *accesslog.Config `toml:"access_log"`
+	// TLS holds what every TLS listener shares (policy/tls.go; default none).
+	TLS *TLSConfig `toml:"tls"`
 }
 
 // StateConfig is the [state] table.
@@ -64,6 +66,8 @@ type ServerConfig struct {
 	// Listen is the list of addresses the gateway accepts client traffic on
 	// (default ["127.0.0.1:8080"]).
 	Listen []string `toml:"listen"`
+	// Listeners are listeners as tables, plain or TLS (policy/tls.go).
+	Listeners []ListenerConfig `toml:"listeners"`
 	// AdminListen is the admin listener's address: health, metrics, config and
 	// reload (default "127.0.0.1:9901"). A non-loopback address requires AdminToken.
 	AdminListen string `toml:"admin_listen"`
@@ -120,6 +124,7 @@ type GroupConfig struct {
 	// APIs are the group's routes.
 	APIs []APIConfig `toml:"apis"`
 	Policies
+	GroupTLSConfig // certificates, acme, redirect_https, hsts, client_auth (policy/tls.go)
 }
 
 // StageConfig is one [groups.stages.NAME] table.
@@ -178,6 +183,8 @@ type BackendConfig struct {
 	HostHeader string `toml:"host_header"`
 	// Mock, when set, answers without any upstream; Targets must then be empty.
 	Mock *MockConfig `toml:"mock"`
+	// TLS configures the backend's https:// targets (policy/tls.go; default: system roots).
+	TLS *UpstreamTLSConfig `toml:"tls"`
 }
 
 // TargetConfig is one upstream server of a backend.
@@ -186,6 +193,8 @@ type TargetConfig struct {
 	URL string `toml:"url"`
 	// Weight is the target's share of requests (default 1, at most 1000).
 	Weight int `toml:"weight"`
+	// TLS replaces the backend's tls table for this https:// target (policy/tls.go).
+	TLS *UpstreamTLSConfig `toml:"tls"`
 }
 
 // MockConfig is a fixed answer.
@@ -214,6 +223,9 @@ type ConsumerConfig struct {
 	// Headers are extra headers sent upstream with the consumer's requests,
 	// e.g. { "X-Consumer-Tier" = "gold" } (default none).
 	Headers map[string]string `toml:"headers"`
+	// ClientCertificates identify the consumer by a verified client
+	// certificate (auth mode "mtls"): "sha256:<fingerprint>", "san:<name>" or "cn:<name>".
+	ClientCertificates []string `toml:"client_certificates"`
 }
 
 // AppConfig is one HMAC app of a consumer.

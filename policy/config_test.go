@@ -219,9 +219,9 @@ hosts = ["a.example.com"]
 [[groups]]
 name = "g2"
 hosts = ["A.example.com"]`, "already belongs to group"},
-		{"https target", `[[backends]]
+		{"tls table on an http target", `[[backends]]
 name = "b"
-targets = [{ url = "https://x:443" }]`, "not supported yet"},
+targets = [{ url = "http://x:80", tls = { server_name = "x" } }]`, "a tls table needs an https:// target URL"},
 		{"target with path", `[[backends]]
 name = "b"
 targets = [{ url = "http://x:80/api" }]`, "only scheme, host and port"},

@@ -89,8 +89,9 @@ func stripResponseHopByHop(h *fasthttp.ResponseHeader) {
 }
 
 // setForwarded adds X-Forwarded-For (the peer appended to what earlier
-// proxies wrote), X-Forwarded-Proto and X-Forwarded-Host. scratch is reused.
-func setForwarded(h *fasthttp.RequestHeader, peer netip.Addr, host []byte, scratch []byte) []byte {
+// proxies wrote), X-Forwarded-Proto ("http" or "https": the client
+// connection's scheme) and X-Forwarded-Host. scratch is reused.
+func setForwarded(h *fasthttp.RequestHeader, peer netip.Addr, host []byte, scratch []byte, proto string) []byte {
 	b := scratch[:0]
 	for _, v := range h.PeekAll("X-Forwarded-For") {
 		v = trimOWS(v)
@@ -107,7 +108,7 @@ func setForwarded(h *fasthttp.RequestHeader, peer netip.Addr, host []byte, scrat
 	}
 	b = peer.Unmap().AppendTo(b)
 	h.SetBytesV("X-Forwarded-For", b)
-	h.Set("X-Forwarded-Proto", "http")
+	h.Set("X-Forwarded-Proto", proto)
 	if len(host) > 0 {
 		h.SetBytesV("X-Forwarded-Host", host)
 	}

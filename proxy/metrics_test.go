@@ -158,6 +158,13 @@ var metricFamilies = []struct {
 	{"sluice_nonce_store_refused_full_total", false, ""},
 	{"sluice_jwt_jwks_fetches_total", false, "result"},
 	{"sluice_jwt_jwks_early_refetches_total", false, ""},
+	{"sluice_tls_handshakes_total", false, ""},
+	{"sluice_tls_handshakes_resumed_total", false, ""},
+	{"sluice_tls_handshake_errors_total", false, "reason"},
+	{"sluice_tls_client_certificates_total", false, "outcome"},
+	{"sluice_tls_certificate_reloads_total", false, ""},
+	{"sluice_tls_certificate_reload_errors_total", false, ""},
+	{"sluice_acme_certificates_total", false, "outcome"},
 	// Go runtime and process metrics (WritePrometheus(w, true)).
 	{"go_goroutines", false, ""},
 	{"go_memstats_alloc_bytes", false, ""},
@@ -370,14 +377,17 @@ func TestMetricsScrape(t *testing.T) {
 func checkLabelValues(t *testing.T, fams map[string]*dto.MetricFamily) {
 	t.Helper()
 	fixed := map[string]map[string]bool{
-		"stage":  {"RELEASE": true, "PRE": true, "TEST": true},
-		"class":  {"1xx": true, "2xx": true, "3xx": true, "4xx": true, "5xx": true},
-		"scope":  {"api": true, "consumer": true, "client_ip": true, "quota": true},
-		"kind":   {"timeout": true, "connect": true, "no_free_connection": true, "reset": true},
-		"result": {"ok": true, "error": true},
+		"stage":   {"RELEASE": true, "PRE": true, "TEST": true},
+		"class":   {"1xx": true, "2xx": true, "3xx": true, "4xx": true, "5xx": true},
+		"scope":   {"api": true, "consumer": true, "client_ip": true, "quota": true},
+		"kind":    {"timeout": true, "connect": true, "no_free_connection": true, "reset": true, "tls": true},
+		"outcome": {"missing": true, "rejected": true, "verified": true, "obtained": true, "failed": true},
+		"result":  {"ok": true, "error": true},
 		// Rejection reasons; auth failure reasons are error codes, checked
 		// below as identifiers.
-		"reason": {"framing": true, "parse": true, "overloaded": true, "body_too_large": true},
+		"reason": {"framing": true, "parse": true, "overloaded": true, "body_too_large": true, "misdirected": true,
+			// TLS handshake failures (proxy/tls.go).
+			"unknown_sni": true, "protocol_version": true, "bad_client_certificate": true, "plain_http": true, "timeout": true, "other": true},
 	}
 	ourAPIs := map[string]bool{}
 	for _, a := range metricsAPIs {

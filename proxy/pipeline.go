@@ -176,6 +176,9 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState, inflight int64) o
 	st.clientClose = stripRequestHopByHop(&ctx.Request.Header)
 	s.requestID(ctx, st)
 	propagateTrace(&ctx.Request.Header, &st.traceID)
+	if o := s.edgeStep(ctx, st); o != proceed { // TLS edge: proxy/tls.go
+		return o
+	}
 	if max := st.snap.Server.MaxConcurrentRequests; max > 0 && inflight > max {
 		rejectedOverload.Inc()
 		s.reject(ctx, st, fasthttp.StatusServiceUnavailable, CodeOverloaded, "too many concurrent requests")
@@ -258,6 +261,7 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, st *reqState) {
 		}
 		setRateLimitHeaders(ctx, st)
 	}
+	s.edgeRespond(ctx, st) // HSTS: proxy/tls.go
 	if st.clientClose {
 		ctx.SetConnectionClose()
 	}
@@ -337,7 +341,7 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	req := &ctx.Request
 	api := st.api
 	if api.Backend.Mock == nil {
-		st.ubuf = setForwarded(&req.Header, st.peer, st.host, st.ubuf[:0])
+		st.ubuf = setForwarded(&req.Header, st.peer, st.host, st.ubuf[:0], forwardedProto(ctx))
 		req.Header.Del("Expect")
 		if api.BackendPath != nil {
 			q := ctx.URI().QueryString()
@@ -376,6 +380,9 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 
 // upstreamError maps a forwarding failure to the client's status.
 func upstreamError(err error) (int, string, string) {
+	if status, code, msg, ok := upstreamTLSError(err); ok {
+		return status, code, msg
+	}
 	switch {
 	case errors.Is(err, fasthttp.ErrTimeout) || isTimeout(err):
 		upstreamErrTimeout.Inc()

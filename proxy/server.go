@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -68,6 +69,7 @@ type Server struct {
 	listeners []net.Listener
 	serving   atomic.Int32 // listeners currently accepting
 	reloadMu  sync.Mutex
+	edge      edgeState // TLS at the edge: proxy/tls.go
 }
 
 // New returns a Server with no snapshot; Publish one before serving.
@@ -131,7 +133,7 @@ func (s *Server) Compile(p *policy.Parsed) (*policy.Snapshot, error) {
 		return nil, err
 	}
 	s.ups.begin(int(p.Config.Server.StreamThreshold))
-	snap, err := policy.Compile(p, policy.Options{Bind: s.ups.bind, Nonces: s.nonces, JWT: s.jwt})
+	snap, err := policy.Compile(p, policy.Options{Bind: s.ups.bind, Nonces: s.nonces, JWT: s.jwt, Certs: s.certStore()})
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +147,7 @@ func (s *Server) Publish(snap *policy.Snapshot) {
 	defer s.reloadMu.Unlock()
 	snap.Version = s.version.Add(1)
 	old := s.current.Swap(snap)
+	s.edgePublish(snap)
 	s.ups.end()
 	if old != nil {
 		old.Close() // the new snapshot already holds its own key-set references
@@ -238,16 +241,24 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Listen() ([]net.Listener, error) {
 	snap := s.current.Load()
 	var lns []net.Listener
-	for _, addr := range snap.Server.Listen {
-		ln, err := net.Listen("tcp", addr)
+	var plain, secure string
+	for _, spec := range snap.TLS.Listeners {
+		ln, err := net.Listen("tcp", spec.Addr)
 		if err != nil {
 			for _, l := range lns {
 				_ = l.Close()
 			}
 			return nil, err
 		}
+		if spec.TLS {
+			secure = cmp.Or(secure, ln.Addr().String())
+			ln = s.ListenTLS(ln) // proxy/tls.go
+		} else {
+			plain = cmp.Or(plain, ln.Addr().String())
+		}
 		lns = append(lns, ln)
 	}
+	s.edge.acme.listenersBound(plain, secure)
 	return lns, nil
 }
 
@@ -264,6 +275,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if srv != nil {
 		err = srv.ShutdownWithContext(ctx)
 	}
+	s.edgeStop()
 	// After the listeners drained: every record of a finished request is in
 	// the ring; ship them and the sinks' queues.
 	if s.accessLog != nil {

@@ -88,15 +88,16 @@ func (u *upstreams) bind(b *policy.Backend) (policy.Upstream, error) {
 func (u *upstreams) pool(t policy.TargetSpec, b *policy.Backend) *targetPool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	dial, tlsKey := poolDial(u.dial, t, b) // HTTPS targets: proxy/upstream_tls.go
 	key := t.Addr + "|" + strconv.Itoa(b.PoolSize) + "|" + b.IdleTimeout.String() + "|" +
-		b.ConnectTimeout.String() + "|" + strconv.Itoa(u.streamAbove)
+		b.ConnectTimeout.String() + "|" + strconv.Itoa(u.streamAbove) + tlsKey
 	if p, ok := u.pools[key]; ok {
 		p.gen = u.gen
 		return p.pool
 	}
 	tp := &targetPool{
 		addr:           t.Addr,
-		dial:           u.dial,
+		dial:           dial,
 		connectTimeout: b.ConnectTimeout,
 		idleTimeout:    b.IdleTimeout,
 		maxConns:       b.PoolSize,
