@@ -29,16 +29,20 @@ import (
 
 // Error codes of the TLS edge.
 const (
-	CodeMisdirected          = "MisdirectedRequest"
-	CodeClientCertRequired   = "ClientCertificateRequired"
-	CodeInvalidClientCert    = "InvalidClientCertificate"
-	CodeUnknownClientCert    = "UnknownClientCertificate"
-	headerHSTS               = "Strict-Transport-Security"
-	acmeChallengePathPrefix  = "/.well-known/acme-challenge/"
-	authMTLS                 = "mtls"
-	plainHTTPOnTLSPortAnswer = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n" +
-		"Content-Length: 71\r\n\r\nThis port speaks HTTPS: a plain HTTP request was sent to it. Use https.\n"
+	CodeMisdirected         = "MisdirectedRequest"
+	CodeClientCertRequired  = "ClientCertificateRequired"
+	CodeInvalidClientCert   = "InvalidClientCertificate"
+	CodeUnknownClientCert   = "UnknownClientCertificate"
+	headerHSTS              = "Strict-Transport-Security"
+	acmeChallengePathPrefix = "/.well-known/acme-challenge/"
+	authMTLS                = "mtls"
+	plainHTTPOnTLSPortBody  = "This port speaks HTTPS: a plain HTTP request was sent to it. Use https://.\n"
 )
+
+// plainHTTPOnTLSPortAnswer is written, whole, to a plain HTTP request on a
+// TLS port, as nginx does, before the connection is closed.
+var plainHTTPOnTLSPortAnswer = []byte("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+	"Connection: close\r\nContent-Length: " + strconv.Itoa(len(plainHTTPOnTLSPortBody)) + "\r\n\r\n" + plainHTTPOnTLSPortBody)
 
 // Handshake failures by reason, and client certificates by outcome.
 var (
@@ -279,7 +283,7 @@ func (l *edgeListener) handshake(c net.Conn) {
 			// A plain HTTP request on the TLS port: say so, as nginx does,
 			// instead of letting the client wait for an answer.
 			tlsFailPlainHTTP.Inc()
-			_, _ = c.Write([]byte(plainHTTPOnTLSPortAnswer))
+			_, _ = c.Write(plainHTTPOnTLSPortAnswer)
 		} else {
 			tlsFailOther.Inc()
 		}
