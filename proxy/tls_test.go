@@ -174,6 +174,10 @@ hsts = { max_age = "8760h", include_subdomains = true }
 name = "echo"
 path = "/echo"
 backend = "o"
+[[groups.apis]]
+name = "data"
+path = "/data"
+backend = "o"
 [[groups]]
 name = "w"
 hosts = ["*.w.test"]
