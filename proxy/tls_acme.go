@@ -256,7 +256,24 @@ func (a *acmeManagers) renew(ctx context.Context, name string, force bool) error
 	if m == nil {
 		return errors.New("acme: " + name + " is not managed")
 	}
-	return m.cfg.RenewCertSync(ctx, name, force)
+	old := m.cache.AllMatchingCertificates(name)
+	if err := m.cfg.RenewCertSync(ctx, name, force); err != nil {
+		return err
+	}
+	// certmagic's own maintenance swaps a renewed certificate into its
+	// cache; a renewal asked for from outside must do so itself.
+	nc, err := m.cfg.CacheManagedCertificate(ctx, name)
+	if err != nil {
+		return err
+	}
+	var stale []string
+	for _, c := range old {
+		if c.Hash() != nc.Hash() {
+			stale = append(stale, c.Hash())
+		}
+	}
+	m.cache.Remove(stale)
+	return nil
 }
 
 func (a *acmeManagers) stop() {

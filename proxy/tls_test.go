@@ -32,6 +32,7 @@ type tlsGateway struct {
 	secure  string
 	origin  *origin.Server
 	ca      *certstest.CA
+	extra   []string // more old, new replacement pairs for the config
 }
 
 // startTLSGateway writes cfg with {{PLAIN}}, {{TLS}}, {{TLSPORT}},
@@ -78,8 +79,8 @@ func startTLSGateway(t *testing.T, cfg string, prepare func(g *tlsGateway)) *tls
 
 func (g *tlsGateway) write(cfg string) {
 	_, port, _ := net.SplitHostPort(g.secure)
-	r := strings.NewReplacer("{{PLAIN}}", g.plain, "{{TLS}}", g.secure, "{{TLSPORT}}", port,
-		"{{DIR}}", g.dir, "{{ORIGIN}}", g.origin.URL())
+	r := strings.NewReplacer(append([]string{"{{PLAIN}}", g.plain, "{{TLS}}", g.secure, "{{TLSPORT}}", port,
+		"{{DIR}}", g.dir, "{{ORIGIN}}", g.origin.URL()}, g.extra...)...)
 	certstest.WriteFile(g.t, filepath.Join(g.dir, "sluice.toml"), []byte(r.Replace(cfg)))
 }
 
