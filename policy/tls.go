@@ -278,6 +278,9 @@ func (c *compiler) tls() {
 	t := &TLSSettings{MinVersion: tls.VersionTLS12, HandshakeTimeout: DefaultHandshakeTimeout,
 		MaxHandshakes: DefaultMaxHandshakes, RejectMisdirected: true,
 		mtlsSHA256: map[[32]byte]*Consumer{}, mtlsSAN: map[string]*Consumer{}, mtlsCN: map[string]*Consumer{}}
+	if early := c.snap.TLS; early != nil {
+		t.Warnings = early.Warnings // from backends (insecure_skip_verify)
+	}
 	c.snap.TLS = t
 	store := c.opt.Certs
 	if store == nil {
@@ -482,9 +485,10 @@ func (c *compiler) tls() {
 
 // warn records a warning for check; the snapshot still compiles.
 func (c *compiler) warn(key, msg string) {
-	if c.snap.TLS != nil {
-		c.snap.TLS.Warnings = append(c.snap.TLS.Warnings, c.p.errAt(key, "warning: "+msg))
+	if c.snap.TLS == nil {
+		c.snap.TLS = &TLSSettings{} // backends compile before tls(), which keeps these
 	}
+	c.snap.TLS.Warnings = append(c.snap.TLS.Warnings, c.p.errAt(key, "warning: "+msg))
 }
 
 // certificate loads one chain and key and checks it against the group's
