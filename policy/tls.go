@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -354,7 +355,7 @@ func (c *compiler) tls() {
 		c.add("tls.unknown_sni", "must be \"default\" or \"refuse\", not "+strconv.Quote(tc.UnknownSNI))
 	}
 	if ref := tc.SessionTicketKeys; ref != "" {
-		tk, err := store.Tickets(ref)
+		tk, err := store.Tickets(c.ref(ref))
 		if err != nil {
 			c.add("tls.session_ticket_keys", err.Error())
 		}
@@ -483,6 +484,17 @@ func (c *compiler) tls() {
 	c.clientCertIdentities()
 }
 
+// ref makes a relative "file:" path of a TLS key relative to the config
+// file's directory, as nginx resolves certificate paths against its
+// configuration: configs/examples/tls.toml then runs from anywhere.
+func (c *compiler) ref(r string) string {
+	path, ok := strings.CutPrefix(r, "file:")
+	if !ok || path == "" || filepath.IsAbs(path) {
+		return r
+	}
+	return "file:" + filepath.Join(filepath.Dir(c.p.File), path)
+}
+
 // warn records a warning for check; the snapshot still compiles.
 func (c *compiler) warn(key, msg string) {
 	if c.snap.TLS == nil {
@@ -502,7 +514,7 @@ func (c *compiler) certificate(key string, store *certs.Store, cc *CertificateCo
 		c.add(key+".key", "key is required")
 		return nil
 	}
-	e, err := store.Get(certs.Source{Cert: cc.Cert, Key: cc.Key})
+	e, err := store.Get(certs.Source{Cert: c.ref(cc.Cert), Key: c.ref(cc.Key)})
 	if err != nil {
 		msg := err.Error()
 		where := key + ".cert"
@@ -549,7 +561,7 @@ func describeNames(leaf *x509.Certificate) string {
 
 // pemPool reads a PEM CA bundle into a pool.
 func (c *compiler) pemPool(ref string) (*x509.CertPool, string) {
-	b, err := ResolveSecret(ref)
+	b, err := ResolveSecret(c.ref(ref))
 	if err != nil {
 		return nil, err.Error()
 	}
@@ -579,7 +591,7 @@ func (c *compiler) acme(key string, a *ACMEConfig) *ACMESettings {
 		s.Storage = DefaultACMEStorage
 	}
 	if a.CARoot != "" {
-		b, err := ResolveSecret(a.CARoot)
+		b, err := ResolveSecret(c.ref(a.CARoot))
 		if err != nil {
 			c.add(key+".ca_root", err.Error())
 		} else if !x509.NewCertPool().AppendCertsFromPEM(b) {
@@ -671,11 +683,11 @@ func (c *compiler) upstreamTLS(key string, b *BackendConfig, t *TargetConfig, sp
 			c.add(ukey+".ca", msg)
 		}
 		cfg.RootCAs = pool
-		b, _ := ResolveSecret(u.CA)
+		b, _ := ResolveSecret(c.ref(u.CA))
 		h.Write(b)
 	}
 	if u.ClientCert != "" || u.ClientKey != "" {
-		cert, err := certs.Load(certs.Source{Cert: u.ClientCert, Key: u.ClientKey})
+		cert, err := certs.Load(certs.Source{Cert: c.ref(u.ClientCert), Key: c.ref(u.ClientKey)})
 		if err != nil {
 			c.add(ukey+".client_cert", err.Error())
 		} else {
