@@ -80,6 +80,8 @@ type edgeState struct {
 	stopc   chan struct{}
 	tickets atomic.Pointer[certs.TicketKeys]
 	acme    *acmeManagers
+	expiry  atomic.Pointer[map[string]func() (time.Time, bool)]
+	gauges  map[string]bool // guarded by mu
 }
 
 func (e *edgeState) init(s *Server) {
@@ -111,6 +113,63 @@ func (s *Server) edgePublish(snap *policy.Snapshot) {
 	s.edge.tickets.Store(t.TicketKeys)
 	s.installTicketKeys()
 	s.edge.acme.publish(t.ACME)
+	// Certificates the new snapshot serves: watched for renewal on disk
+	// and exported as their expiry per name.
+	var entries []*certs.Entry
+	if t.Default != nil {
+		entries = append(entries, t.Default)
+	}
+	for _, g := range snap.Groups {
+		if g.TLS != nil {
+			entries = append(entries, g.TLS.Certs...)
+		}
+	}
+	s.edge.store.Retain(entries, t.TicketKeys)
+	expiry := map[string]func() (time.Time, bool){}
+	for _, e := range entries {
+		for _, name := range e.Leaf().DNSNames {
+			expiry[name] = func() (time.Time, bool) { return e.Leaf().NotAfter, true }
+		}
+	}
+	for _, a := range t.ACME {
+		for _, name := range a.Names {
+			expiry[name] = func() (time.Time, bool) { return s.edge.acme.expiry(a, name) }
+		}
+	}
+	s.edge.expiry.Store(&expiry)
+	for name := range expiry {
+		s.edge.gauge(name)
+	}
+}
+
+// gauge exports sluice_tls_certificate_expiry_timestamp_seconds{name}: the
+// NotAfter of the certificate served for name now (0 when none yet, as
+// before ACME obtained one). Names come from the config, never from
+// requests.
+func (e *edgeState) gauge(name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.gauges == nil {
+		e.gauges = map[string]bool{}
+	}
+	if e.gauges[name] {
+		return
+	}
+	e.gauges[name] = true
+	metrics.GetOrCreateGauge(`sluice_tls_certificate_expiry_timestamp_seconds{name="`+name+`"}`, func() float64 {
+		m := e.expiry.Load()
+		if m == nil {
+			return 0
+		}
+		f, ok := (*m)[name]
+		if !ok {
+			return 0
+		}
+		if t, ok := f(); ok {
+			return float64(t.Unix())
+		}
+		return 0
+	})
 }
 
 // installTicketKeys gives every TLS listener the current ticket keys.

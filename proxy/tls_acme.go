@@ -243,6 +243,22 @@ func (a *acmeManagers) certificate(st *policy.ACMESettings, hello *tls.ClientHel
 	return m.cfg.GetCertificate(hello)
 }
 
+// expiry is the NotAfter of the managed certificate for name, if any.
+func (a *acmeManagers) expiry(st *policy.ACMESettings, name string) (time.Time, bool) {
+	a.mu.Lock()
+	m := a.byKey[st.Key]
+	a.mu.Unlock()
+	if m == nil {
+		return time.Time{}, false
+	}
+	for _, c := range m.cache.AllMatchingCertificates(name) {
+		if c.Leaf != nil {
+			return c.Leaf.NotAfter, true
+		}
+	}
+	return time.Time{}, false
+}
+
 // renew renews name now (force: even when not due).
 func (a *acmeManagers) renew(ctx context.Context, name string, force bool) error {
 	a.mu.Lock()

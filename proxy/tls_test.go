@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/sluicegw/sluice/bench/origin"
 	"github.com/sluicegw/sluice/store/certs/certstest"
 )
@@ -226,6 +228,28 @@ func TestTLSSNIPicksCertificate(t *testing.T) {
 	if e.Headers["X-Forwarded-Proto"] != "https" {
 		t.Fatalf("X-Forwarded-Proto %q, want https", e.Headers["X-Forwarded-Proto"])
 	}
+	// Plain requests say http.
+	resp, body = get(t, &http.Client{}, "http://"+g.plain+"/echo", "Host", "x.w.test")
+	if err := json.Unmarshal(body, &e); err != nil || resp.StatusCode != 200 || e.Headers["X-Forwarded-Proto"] != "http" {
+		t.Fatalf("plain: %d X-Forwarded-Proto %q", resp.StatusCode, e.Headers["X-Forwarded-Proto"])
+	}
+	// The expiry of every served name is exported.
+	var buf bytes.Buffer
+	metrics.WritePrometheus(&buf, false)
+	want := `sluice_tls_certificate_expiry_timestamp_seconds{name="*.w.test"} ` +
+		strconv.FormatInt(leafOf(t, g, "x.w.test").NotAfter.Unix(), 10)
+	if !strings.Contains(buf.String(), want) {
+		t.Fatalf("metrics lack %q", want)
+	}
+}
+
+func leafOf(t *testing.T, g *tlsGateway, sni string) *x509.Certificate {
+	t.Helper()
+	leaf, err := g.handshake(&tls.Config{ServerName: sni})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leaf
 }
 
 // TestTLSUnknownSNIRefused: with unknown_sni = "refuse", a name no group

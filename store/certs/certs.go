@@ -115,6 +115,27 @@ func (s *Store) Get(src Source) (*Entry, error) {
 	return e, nil
 }
 
+// Retain forgets entries and ticket files a new snapshot no longer names,
+// so Poll stops watching them. Snapshots still serving keep their handles.
+func (s *Store) Retain(entries []*Entry, tickets *TicketKeys) {
+	keep := make(map[*Entry]bool, len(entries))
+	for _, e := range entries {
+		keep[e] = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for src, e := range s.entries {
+		if !keep[e] {
+			delete(s.entries, src)
+		}
+	}
+	for ref, t := range s.tickets {
+		if t != tickets {
+			delete(s.tickets, ref)
+		}
+	}
+}
+
 // Poll reloads every certificate and ticket-key file that changed on disk
 // since it was loaded. A file that changed but does not load is reported
 // to OnError and the previous version stays. It reports whether ticket keys
