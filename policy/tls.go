@@ -41,10 +41,11 @@ type ListenerConfig struct {
 }
 
 // TLSConfig is the [tls] table: what every TLS listener shares. Changes to
-// certificates, ticket keys and client CAs apply on reload; the handshake
-// bounds need a restart.
+// certificates, ticket keys, client CAs, unknown_sni and handshake_timeout
+// apply on reload; min_version and max_handshakes need a restart.
 type TLSConfig struct {
-	// MinVersion is the lowest protocol accepted: "1.2" or "1.3" (default "1.2").
+	// MinVersion is the lowest protocol accepted: "1.2" or "1.3" (default
+	// "1.2"; restart to change).
 	MinVersion string `toml:"min_version"`
 	// DefaultCertificate is presented to clients without SNI or with a name
 	// no group owns (default none).
@@ -54,7 +55,7 @@ type TLSConfig struct {
 	// (default "default" when a default certificate is set, else "refuse").
 	UnknownSNI string `toml:"unknown_sni"`
 	// HandshakeTimeout bounds one TLS handshake, first byte to finished
-	// (default 10s).
+	// (default 10s; applies to new connections on reload).
 	HandshakeTimeout Duration `toml:"handshake_timeout"`
 	// MaxHandshakes caps handshakes in progress at once across listeners;
 	// further connections wait in the kernel's accept queue, so slow
@@ -298,7 +299,7 @@ func (c *compiler) tls() {
 	for _, l := range t.Listeners {
 		seen[l.Addr] = true
 	}
-	anyTLS := false
+	anyTLS, firstTLS := false, ""
 	for i, l := range cfg.Server.Listeners {
 		key := "server.listeners[" + strconv.Itoa(i) + "]"
 		if !validHostPort(l.Address) {
@@ -310,7 +311,9 @@ func (c *compiler) tls() {
 			continue
 		}
 		seen[l.Address] = true
-		anyTLS = anyTLS || l.TLS
+		if l.TLS && !anyTLS {
+			anyTLS, firstTLS = true, key+".tls"
+		}
 		t.Listeners = append(t.Listeners, Listener{Addr: l.Address, TLS: l.TLS})
 	}
 	tc := cfg.TLS
@@ -472,7 +475,7 @@ func (c *compiler) tls() {
 	if anyTLS {
 		t.Active = true
 		if !haveCerts {
-			c.add("server.listeners", "a TLS listener needs certificates: give groups certificates or acme, or set [tls].default_certificate")
+			c.add(firstTLS, "a TLS listener needs certificates: give groups certificates or acme, or set [tls].default_certificate")
 		}
 	}
 	for _, api := range c.snap.APIs {

@@ -67,7 +67,11 @@ func main() {
 	if !roots.AppendCertsFromPEM(caPEM) {
 		fatal(errors.New("-ca holds no certificate"))
 	}
-	cfg := &tls.Config{ServerName: *sni, RootCAs: roots, NextProtos: []string{"http/1.1"}}
+	// X25519 only: Go offers the X25519MLKEM768 hybrid first, which nginx's
+	// OpenSSL 3.0 does not speak; both gateways must do the same key
+	// exchange for the comparison to mean anything.
+	cfg := &tls.Config{ServerName: *sni, RootCAs: roots, NextProtos: []string{"http/1.1"},
+		CurvePreferences: []tls.CurveID{tls.X25519}}
 	var done, failed, resumed atomic.Int64
 	var firstErr atomic.Value
 	fail := func(err error) {
