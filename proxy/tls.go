@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -690,4 +691,20 @@ func lastByte(b []byte, c byte) int {
 		}
 	}
 	return -1
+}
+
+// tlsRestartOnly names the TLS settings read only when listeners start.
+func tlsRestartOnly(old, cur *policy.Snapshot) []string {
+	o, n := old.TLS, cur.TLS
+	if o == nil || n == nil {
+		return nil
+	}
+	var keys []string
+	if !slices.Equal(o.Listeners, n.Listeners) {
+		keys = append(keys, "server.listeners")
+	}
+	if o.MinVersion != n.MinVersion || o.MaxHandshakes != n.MaxHandshakes {
+		keys = append(keys, "tls.min_version/max_handshakes")
+	}
+	return keys
 }
