@@ -81,8 +81,6 @@ type edgeState struct {
 	stopc   chan struct{}
 	tickets atomic.Pointer[certs.TicketKeys]
 	acme    *acmeManagers
-	expiry  atomic.Pointer[map[string]func() (time.Time, bool)]
-	gauges  map[string]bool // guarded by mu
 }
 
 func (e *edgeState) init(s *Server) {
@@ -137,28 +135,34 @@ func (s *Server) edgePublish(snap *policy.Snapshot) {
 			expiry[name] = func() (time.Time, bool) { return s.edge.acme.expiry(a, name) }
 		}
 	}
-	s.edge.expiry.Store(&expiry)
+	certExpiry.Store(&expiry)
 	for name := range expiry {
-		s.edge.gauge(name)
+		expiryGauge(name)
 	}
 }
 
-// gauge exports sluice_tls_certificate_expiry_timestamp_seconds{name}: the
+// certExpiry is what the expiry gauges read: the certificates of the
+// snapshot published last. Metrics are process-wide, like the snapshot a
+// process serves (tests run several Servers; the latest one is reported).
+var (
+	certExpiry   atomic.Pointer[map[string]func() (time.Time, bool)]
+	expiryMu     sync.Mutex
+	expiryGauges = map[string]bool{}
+)
+
+// expiryGauge exports sluice_tls_certificate_expiry_timestamp_seconds{name}: the
 // NotAfter of the certificate served for name now (0 when none yet, as
 // before ACME obtained one). Names come from the config, never from
 // requests.
-func (e *edgeState) gauge(name string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.gauges == nil {
-		e.gauges = map[string]bool{}
-	}
-	if e.gauges[name] {
+func expiryGauge(name string) {
+	expiryMu.Lock()
+	defer expiryMu.Unlock()
+	if expiryGauges[name] {
 		return
 	}
-	e.gauges[name] = true
+	expiryGauges[name] = true
 	metrics.GetOrCreateGauge(`sluice_tls_certificate_expiry_timestamp_seconds{name="`+name+`"}`, func() float64 {
-		m := e.expiry.Load()
+		m := certExpiry.Load()
 		if m == nil {
 			return 0
 		}
