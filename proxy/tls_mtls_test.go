@@ -5,9 +5,12 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sluicegw/sluice/bench/origin"
@@ -206,7 +209,15 @@ func TestTLSHTTPSUpstream(t *testing.T) {
 	otherCA := certstest.NewCA(t, "other CA")
 	gwClientCA := certstest.NewCA(t, "gateway client CA")
 	srvCert := upCA.Issue(t, certstest.Options{DNS: []string{"origin.internal"}, CN: "origin.internal"})
-	up := startTLSOrigin(t, &tls.Config{Certificates: []tls.Certificate{srvCert.TLS}})
+	var handshakes, resumed atomic.Int64
+	up := startTLSOrigin(t, &tls.Config{Certificates: []tls.Certificate{srvCert.TLS},
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			handshakes.Add(1)
+			if cs.DidResume {
+				resumed.Add(1)
+			}
+			return nil
+		}})
 	upm := startTLSOrigin(t, &tls.Config{Certificates: []tls.Certificate{srvCert.TLS},
 		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: gwClientCA.Pool()})
 	gwClient := gwClientCA.Issue(t, certstest.Options{CN: "sluice", Client: true})
@@ -230,6 +241,28 @@ func TestTLSHTTPSUpstream(t *testing.T) {
 	}
 	if n := up.Requests(); n != 3 {
 		t.Fatalf("origin saw %d requests, want 3", n)
+	}
+	// Kept alive: three requests, one handshake.
+	if n := handshakes.Load(); n != 1 {
+		t.Fatalf("%d TLS handshakes with the origin for 3 sequential requests, want 1 (connection reuse)", n)
+	}
+	// Concurrent requests open more connections to the origin; each new one
+	// resumes the TLS session from the pool's client session cache.
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := plain.Get(base + "/private/echo?delay=100ms")
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if h, r := handshakes.Load(), resumed.Load(); h < 2 || r < 1 {
+		t.Fatalf("%d handshakes, %d resumed: new connections to the origin must resume the TLS session", h, r)
 	}
 	resp, body := get(t, plain, base+"/wrongca/echo")
 	if resp.StatusCode != 502 || !strings.Contains(string(body), "TLS certificate was not accepted") {
