@@ -45,6 +45,8 @@ client_identity_header = "X-Client-Cert"
 [groups.auth]
 modes = ["mtls"]
 allowed_consumers = ["partner-a", "partner-b"]
+[groups.rate_limit]
+consumer = { rate = 0.001, burst = 2 }
 [[groups.apis]]
 name = "echo"
 path = "/echo"
@@ -123,6 +125,17 @@ func TestTLSMutualConsumers(t *testing.T) {
 		if !strings.HasPrefix(id, "cn=") || !strings.Contains(id, ";sha256=") || strings.Contains(id, "forged") {
 			t.Errorf("%s: X-Client-Cert %q, want the verified identity", c.name, id)
 		}
+	}
+	// Limits by consumer apply to certificate-identified consumers: a has
+	// one request of its burst of 2 left, b's bucket is its own.
+	if resp, _ := call(a, "m.test"); resp.StatusCode != 200 {
+		t.Fatalf("partner-a's second request: %d", resp.StatusCode)
+	}
+	if resp, _ := call(a, "m.test"); resp.StatusCode != 429 {
+		t.Fatalf("partner-a's third request: %d, want 429", resp.StatusCode)
+	}
+	if resp, _ := call(b, "m.test"); resp.StatusCode != 200 {
+		t.Fatalf("partner-b after partner-a was throttled: %d", resp.StatusCode)
 	}
 	// A group without client_auth never asks for a certificate.
 	cs := tlsConnState(t, g, "open.test")
