@@ -363,7 +363,7 @@ func (l *edgeListener) handshake(c net.Conn) {
 			tlsFailTimeout.Inc()
 		case strings.Contains(err.Error(), "version"):
 			tlsFailVersion.Inc()
-		case strings.Contains(err.Error(), "certificate"):
+		case strings.Contains(err.Error(), "client certificate"):
 			tlsFailClientCert.Inc()
 		default:
 			tlsFailOther.Inc()
@@ -439,7 +439,14 @@ func (l *edgeListener) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certific
 			return c, nil
 		}
 		if g.TLS.ACME != nil {
-			return l.srv.edge.acme.certificate(g.TLS.ACME, hello)
+			c, err := l.srv.edge.acme.certificate(g.TLS.ACME, hello)
+			if err != nil {
+				// Not obtained yet (or failing): not the client's fault.
+				if pc, ok := hello.Conn.(*peekConn); ok {
+					pc.reason = tlsFailOther
+				}
+			}
+			return c, err
 		}
 	}
 	if t.Default != nil && !t.RefuseUnknownSNI {

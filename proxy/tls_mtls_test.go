@@ -137,6 +137,17 @@ func TestTLSMutualConsumers(t *testing.T) {
 	if resp, _ := call(b, "m.test"); resp.StatusCode != 200 {
 		t.Fatalf("partner-b after partner-a was throttled: %d", resp.StatusCode)
 	}
+	// A client certificate that does not even parse fails the handshake,
+	// counted as bad_client_certificate.
+	before := tlsFailClientCert.Get()
+	// (With TLS 1.3 the client finishes first and sees the alert later.)
+	if bad, err := tls.Dial("tcp", g.secure, &tls.Config{ServerName: "m.test", RootCAs: g.ca.Pool(),
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return &tls.Certificate{Certificate: [][]byte{[]byte("not DER")}, PrivateKey: a.TLS.PrivateKey}, nil
+		}}); err == nil {
+		defer bad.Close()
+	}
+	waitFor(t, func() bool { return tlsFailClientCert.Get() == before+1 })
 	// A group without client_auth never asks for a certificate.
 	cs := tlsConnState(t, g, "open.test")
 	if cs.HandshakeComplete && len(cs.PeerCertificates) == 0 {
