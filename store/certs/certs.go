@@ -43,6 +43,8 @@ type Entry struct {
 	src   Source
 	cur   atomic.Pointer[tls.Certificate]
 	stamp atomic.Pointer[stamp] // file stamps of the loaded version
+	// lastErr is the last reload error reported; only Poll touches it.
+	lastErr string
 }
 
 // Certificate is the certificate to present now.
@@ -65,8 +67,9 @@ func Static(c *tls.Certificate) *Entry {
 // modification time of each, plus a content hash to catch a same-second,
 // same-size replacement.
 type stamp struct {
-	files [2]fileStamp
-	sum   [32]byte
+	files  [2]fileStamp
+	sum    [32]byte
+	readAt time.Time
 }
 
 type fileStamp struct {
@@ -157,26 +160,26 @@ func (s *Store) Poll() (ticketsChanged bool) {
 			continue
 		}
 		c, st, err := load(e.src)
+		if st != nil {
+			// Remember what was read, good or bad: the same broken
+			// version is reported once, not every tick.
+			e.stamp.Store(st)
+		}
+		if st != nil && st.sum == old.sum {
+			continue // touched or re-read, not changed
+		}
 		if err != nil {
-			if st != nil && old.sum == st.sum {
-				continue
-			}
-			s.Failures.Add(1)
-			if s.OnError != nil {
-				s.OnError(e.src.Cert, err)
-			}
-			// Do not report the same broken version every tick.
-			if st != nil {
-				e.stamp.Store(st)
+			if msg := err.Error(); msg != e.lastErr { // a missing file: once, not every tick
+				e.lastErr = msg
+				s.Failures.Add(1)
+				if s.OnError != nil {
+					s.OnError(e.src.Cert, err)
+				}
 			}
 			continue
 		}
-		if st.sum == old.sum {
-			e.stamp.Store(st) // touched, not changed
-			continue
-		}
+		e.lastErr = ""
 		e.cur.Store(c)
-		e.stamp.Store(st)
 		s.Reloads.Add(1)
 	}
 	for _, t := range tickets {
@@ -187,7 +190,11 @@ func (s *Store) Poll() (ticketsChanged bool) {
 	return ticketsChanged
 }
 
-// changed reports whether any file's size or modification time moved.
+// changed reports whether any file may have changed: its size or
+// modification time moved, or it was modified so close to when it was read
+// that a second write in the same file-system clock tick (a few ms) would
+// leave both unchanged ("racy" stamps, as git calls them). Those are read
+// again until the stamp is old enough; load compares contents by hash.
 func (st *stamp) changed() bool {
 	for _, f := range st.files {
 		if f.path == "" {
@@ -197,12 +204,16 @@ func (st *stamp) changed() bool {
 		if err != nil {
 			return true
 		}
-		if fi.Size() != f.size || !fi.ModTime().Equal(f.mtime) {
+		if fi.Size() != f.size || !fi.ModTime().Equal(f.mtime) || !f.mtime.Before(st.readAt.Add(-racyWindow)) {
 			return true
 		}
 	}
 	return false
 }
+
+// racyWindow is how close to a read a modification time must be for the
+// stamp to be distrusted: well over any file system's timestamp granularity.
+const racyWindow = time.Second
 
 // read resolves a reference and records the file's stamp when it is one.
 func read(ref, what string, fs *fileStamp) ([]byte, error) {
@@ -248,7 +259,7 @@ func Load(src Source) (*tls.Certificate, error) {
 }
 
 func load(src Source) (*tls.Certificate, *stamp, error) {
-	st := &stamp{}
+	st := &stamp{readAt: time.Now()}
 	certPEM, err := read(src.Cert, "certificate", &st.files[0])
 	if err != nil {
 		return nil, nil, err
@@ -369,9 +380,10 @@ func Covers(leaf *x509.Certificate, host string) bool {
 // oldest; every node reading the same file resumes every other node's
 // sessions. Safe for concurrent use.
 type TicketKeys struct {
-	ref   string
-	keys  atomic.Pointer[[][32]byte]
-	stamp atomic.Pointer[stamp]
+	ref     string
+	keys    atomic.Pointer[[][32]byte]
+	stamp   atomic.Pointer[stamp]
+	lastErr string // only Poll touches it
 }
 
 // Keys are the current keys, first the one that encrypts.
@@ -406,20 +418,23 @@ func (t *TicketKeys) poll(s *Store) bool {
 		return false
 	}
 	keys, st, err := loadTickets(t.ref)
+	if st != nil {
+		t.stamp.Store(st)
+	}
+	if st != nil && st.sum == old.sum {
+		return false
+	}
 	if err != nil {
-		s.Failures.Add(1)
-		if s.OnError != nil {
-			s.OnError(t.ref, err)
-		}
-		if st != nil {
-			t.stamp.Store(st)
+		if msg := err.Error(); msg != t.lastErr {
+			t.lastErr = msg
+			s.Failures.Add(1)
+			if s.OnError != nil {
+				s.OnError(t.ref, err)
+			}
 		}
 		return false
 	}
-	t.stamp.Store(st)
-	if st.sum == old.sum {
-		return false
-	}
+	t.lastErr = ""
 	t.keys.Store(&keys)
 	s.Reloads.Add(1)
 	return true
@@ -432,7 +447,7 @@ func LoadTickets(ref string) ([][32]byte, error) {
 }
 
 func loadTickets(ref string) ([][32]byte, *stamp, error) {
-	st := &stamp{}
+	st := &stamp{readAt: time.Now()}
 	data, err := read(ref, "session ticket key", &st.files[0])
 	if err != nil {
 		return nil, nil, err

@@ -71,6 +71,17 @@ func TestPollReloadsChangedFiles(t *testing.T) {
 	if e.Leaf().SerialNumber.Cmp(second.Cert.SerialNumber) != 0 || reported == "" || s.Failures.Load() != 1 {
 		t.Fatalf("torn renewal: serial %v reported %q failures %d", e.Leaf().SerialNumber, reported, s.Failures.Load())
 	}
+	// A file that disappears (mid-renewal) is reported once, not every tick.
+	if err := os.Remove(c); err != nil {
+		t.Fatal(err)
+	}
+	s.Poll()
+	s.Poll()
+	if s.Failures.Load() != 2 || e.Leaf().SerialNumber.Cmp(second.Cert.SerialNumber) != 0 {
+		t.Fatalf("missing file: failures %d (want 2: the torn write, then the removal once)", s.Failures.Load())
+	}
+	second.Write(t, dir, "a")
+	s.Poll()
 	s.Retain(nil, nil)
 	second.Write(t, dir, "a")
 	certstest.WriteFile(t, c, ca.Issue(t, certstest.Options{DNS: []string{"a.test"}}).CertPEM)
