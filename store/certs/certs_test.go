@@ -117,3 +117,39 @@ func TestTicketKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestDefectSameTickRewriteMissed: a certificate rewritten in the same
+// file-system clock tick as the version loaded, at the same size, left
+// size and modification time unchanged, and the renewal was never served.
+// The rewrite is simulated exactly: same size, the old mtime put back.
+func TestDefectSameTickRewriteMissed(t *testing.T) {
+	dir := t.TempDir()
+	ca := certstest.NewCA(t, "ca")
+	var first, second *certstest.Leaf
+	for { // two certificates whose PEM has the same length
+		first = ca.Issue(t, certstest.Options{DNS: []string{"a.test"}})
+		second = ca.Issue(t, certstest.Options{DNS: []string{"a.test"}})
+		if len(first.CertPEM) == len(second.CertPEM) && len(first.KeyPEM) == len(second.KeyPEM) {
+			break
+		}
+	}
+	c, k := first.Write(t, dir, "a")
+	s := certs.NewStore()
+	e, err := s.Get(certs.Source{Cert: "file:" + c, Key: "file:" + k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, _ := os.Stat(c)
+	fk, _ := os.Stat(k)
+	second.Write(t, dir, "a")
+	if err := os.Chtimes(c, fc.ModTime(), fc.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(k, fk.ModTime(), fk.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	s.Poll()
+	if e.Leaf().SerialNumber.Cmp(second.Cert.SerialNumber) != 0 {
+		t.Fatal("a same-size rewrite within one timestamp tick was not picked up")
+	}
+}
