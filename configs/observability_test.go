@@ -44,6 +44,9 @@ func (s scraped) has(family string) bool { _, ok := s.labels[family]; return ok 
 var targetLabels = map[string]bool{"instance": true, "job": true}
 
 const obsConfig = `
+[tls]
+# A certificate, so its expiry gauge (issue 11) is exposed too.
+default_certificate = { cert = "file:{{CERTS}}/a.example.test.pem", key = "file:{{CERTS}}/a.example.test.key" }
 [access_log]
 ring_size = 1024
 [[access_log.sinks]]
@@ -98,6 +101,14 @@ backend = "dead"
 // liveScrape runs a gateway, sends traffic that touches every family (2xx,
 // 4xx, 5xx, 401, 429, 404, 502, an access log, a rejected reload) and
 // returns its /metrics, parsed.
+func mustAbs(t *testing.T, p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 func liveScrape(t *testing.T) scraped {
 	t.Helper()
 	o, err := origin.Start("127.0.0.1:0")
@@ -115,7 +126,7 @@ func liveScrape(t *testing.T) scraped {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "sluice.toml")
 	cfg := strings.NewReplacer("{{ORIGIN}}", o.URL(), "{{DEAD}}", deadAddr,
-		"{{LOG}}", strconv.Quote(filepath.Join(dir, "access.log"))).Replace(obsConfig)
+		"{{LOG}}", strconv.Quote(filepath.Join(dir, "access.log")), "{{CERTS}}", mustAbs(t, "examples/certs")).Replace(obsConfig)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,12 @@ const (
 	ModeKey
 	ModeHMAC
 	ModeJWT
+	// ModeMTLS identifies the consumer by its verified client certificate
+	// (policy/tls.go, consumers' client_certificates).
+	ModeMTLS
 )
 
-var modeNames = map[string]AuthMode{"anonymous": ModeAnonymous, "key": ModeKey, "hmac": ModeHMAC, "jwt": ModeJWT}
+var modeNames = map[string]AuthMode{"anonymous": ModeAnonymous, "key": ModeKey, "hmac": ModeHMAC, "jwt": ModeJWT, "mtls": ModeMTLS}
 
 // String is the mode's config name, also used in logs and metrics.
 func (m AuthMode) String() string {
@@ -84,7 +87,7 @@ func (c *compiler) auth(key string, cfg *AuthConfig, extraClaims []string) *Auth
 	for i, m := range modes {
 		mode, ok := modeNames[m]
 		if !ok {
-			c.add(key+".modes["+strconv.Itoa(i)+"]", "unknown auth mode "+quote(m)+": want anonymous, key, hmac or jwt")
+			c.add(key+".modes["+strconv.Itoa(i)+"]", "unknown auth mode "+quote(m)+": want anonymous, key, hmac, jwt or mtls")
 			continue
 		}
 		if seen[mode] {

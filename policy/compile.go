@@ -6,6 +6,7 @@ import (
 	"github.com/sluicegw/sluice/policy/ipacl"
 	"github.com/sluicegw/sluice/policy/jwtauth"
 	"github.com/sluicegw/sluice/policy/params"
+	"github.com/sluicegw/sluice/store/certs"
 	"github.com/sluicegw/sluice/store/nonce"
 	"net"
 	"net/netip"
@@ -30,6 +31,9 @@ type Options struct {
 	// JWT is the registry of fetched key sets, which outlives snapshots.
 	// Nil uses jwtauth.DefaultRegistry.
 	JWT *jwtauth.Registry
+	// Certs keeps certificates and ticket keys across snapshots (store/certs).
+	// Nil loads them into a private store (check).
+	Certs *certs.Store
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -58,6 +62,7 @@ func Compile(p *Parsed, opt Options) (*Snapshot, error) {
 	c.consumers()
 	backends := c.backends()
 	c.groups(backends)
+	c.tls()
 	if len(c.errs) > 0 {
 		sortErrors(c.errs)
 		c.snap.Close()
@@ -316,6 +321,7 @@ func (c *compiler) backends() map[string]*Backend {
 				continue
 			}
 			spec.Weight = t.Weight
+			c.upstreamTLS(tk, b, &b.Targets[ti], &spec)
 			cb.Targets = append(cb.Targets, spec)
 		}
 		byName[b.Name] = cb
@@ -330,7 +336,7 @@ func parseTarget(raw string) (TargetSpec, string) {
 		return TargetSpec{}, "invalid target URL " + quote(raw) + ": want http://host:port"
 	}
 	if u.Scheme == "https" {
-		return TargetSpec{}, "https targets are not supported yet (no TLS to upstreams): " + quote(raw)
+		return parseHTTPSTarget(u, raw)
 	}
 	if u.Scheme != "http" {
 		return TargetSpec{}, "target URL " + quote(raw) + " must start with http://"

@@ -34,6 +34,8 @@ type Config struct {
 	AccessLog *logconf.Config `toml:"access_log"`
 	// Cache sizes the response cache's store (see cache.go). Changes need a restart.
 	Cache CacheStoreConfig `toml:"cache"`
+	// TLS holds what every TLS listener shares (policy/tls.go; default none).
+	TLS *TLSConfig `toml:"tls"`
 }
 
 // StateConfig is the [state] table.
@@ -71,6 +73,8 @@ type ServerConfig struct {
 	// Listen is the list of addresses the gateway accepts client traffic on
 	// (default ["127.0.0.1:8080"]).
 	Listen []string `toml:"listen"`
+	// Listeners are listeners as tables, plain or TLS (policy/tls.go).
+	Listeners []ListenerConfig `toml:"listeners"`
 	// AdminListen is the admin listener's address: health, metrics, config and
 	// reload (default "127.0.0.1:9901"). A non-loopback address requires AdminToken.
 	AdminListen string `toml:"admin_listen"`
@@ -136,6 +140,7 @@ type GroupConfig struct {
 	// APIs are the group's routes.
 	APIs []APIConfig `toml:"apis"`
 	Policies
+	GroupTLSConfig // certificates, acme, redirect_https, hsts, client_auth (policy/tls.go)
 }
 
 // StageConfig is one [groups.stages.NAME] table.
@@ -210,6 +215,8 @@ type BackendConfig struct {
 	// ComposeParallel bounds how many calls of one request are in flight at
 	// once (default 8, at most 32).
 	ComposeParallel int `toml:"compose_parallel"`
+	// TLS configures the backend's https:// targets (policy/tls.go; default: system roots).
+	TLS *UpstreamTLSConfig `toml:"tls"`
 }
 
 // TargetConfig is one upstream server of a backend.
@@ -218,6 +225,8 @@ type TargetConfig struct {
 	URL string `toml:"url"`
 	// Weight is the target's share of requests (default 1, at most 1000).
 	Weight int `toml:"weight"`
+	// TLS replaces the backend's tls table for this https:// target (policy/tls.go).
+	TLS *UpstreamTLSConfig `toml:"tls"`
 }
 
 // MockConfig is a fixed answer.
@@ -246,6 +255,9 @@ type ConsumerConfig struct {
 	// Headers are extra headers sent upstream with the consumer's requests,
 	// e.g. { "X-Consumer-Tier" = "gold" } (default none).
 	Headers map[string]string `toml:"headers"`
+	// ClientCertificates identify the consumer by a verified client
+	// certificate (auth mode "mtls"): "sha256:<fingerprint>", "san:<name>" or "cn:<name>".
+	ClientCertificates []string `toml:"client_certificates"`
 }
 
 // AppConfig is one HMAC app of a consumer.

@@ -32,7 +32,8 @@ func mustCompile(t *testing.T, src string) *Snapshot {
 // compiles it, and checks that every TOML key of the schema appears in it:
 // the documentation cannot drift from the code.
 func TestReferenceDocumentsEveryKey(t *testing.T) {
-	p, err := Parse("reference.toml", configs.Reference)
+	// Named by its path: relative TLS file paths resolve against it.
+	p, err := Parse("../configs/reference.toml", configs.Reference)
 	if err != nil {
 		t.Fatalf("reference.toml does not decode: %v", err)
 	}
@@ -219,9 +220,9 @@ hosts = ["a.example.com"]
 [[groups]]
 name = "g2"
 hosts = ["A.example.com"]`, "already belongs to group"},
-		{"https target", `[[backends]]
+		{"tls table on an http target", `[[backends]]
 name = "b"
-targets = [{ url = "https://x:443" }]`, "not supported yet"},
+targets = [{ url = "http://x:80", tls = { server_name = "x" } }]`, "a tls table needs an https:// target URL"},
 		{"target with path", `[[backends]]
 name = "b"
 targets = [{ url = "http://x:80/api" }]`, "only scheme, host and port"},

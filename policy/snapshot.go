@@ -59,6 +59,7 @@ type Snapshot struct {
 	TrustedProxies []netip.Prefix
 
 	Consumers []*Consumer
+	TLS       *TLSSettings // edge TLS (policy/tls.go); never nil
 	// ConsumerHeaderNames are the names any consumer's headers table sets;
 	// the data plane deletes them from every client request so a client
 	// can never pose as a consumer.
@@ -97,6 +98,7 @@ type ServerSettings struct {
 type Group struct {
 	Name    string
 	Hosts   []string
+	TLS     *GroupTLS // policy/tls.go; never nil
 	routers [numStages]*radix.Tree[*API]
 }
 
@@ -166,6 +168,8 @@ type TargetSpec struct {
 	Addr   string // host:port to dial
 	Host   string // Host header value when the backend sends the target's
 	Weight int
+	HTTPS  bool         // an https:// target
+	TLS    *UpstreamTLS // client TLS of an https:// target (policy/tls.go)
 }
 
 // MockAnswer is a precomputed fixed answer.

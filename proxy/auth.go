@@ -158,6 +158,10 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 			}
 			st.authOutcome = authJWT
 			return s.authorize(ctx, st)
+		case policy.ModeMTLS:
+			if o, ok := s.authMTLS(ctx, st); ok { // proxy/tls.go
+				return o
+			}
 		}
 	}
 	// No mode found its credential.

@@ -105,8 +105,9 @@ func stripResponseHopByHop(h *fasthttp.ResponseHeader) {
 }
 
 // setForwarded adds X-Forwarded-For (the peer appended to what earlier
-// proxies wrote), X-Forwarded-Proto and X-Forwarded-Host. scratch is reused.
-func setForwarded(h *fasthttp.RequestHeader, peer netip.Addr, host []byte, scratch []byte) []byte {
+// proxies wrote), X-Forwarded-Proto ("http" or "https": the client
+// connection's scheme) and X-Forwarded-Host. scratch is reused.
+func setForwarded(h *fasthttp.RequestHeader, peer netip.Addr, host []byte, scratch []byte, proto string) []byte {
 	b := scratch[:0]
 	for _, v := range h.PeekAll("X-Forwarded-For") {
 		v = httpbytes.TrimOWS(v)
@@ -125,7 +126,7 @@ func setForwarded(h *fasthttp.RequestHeader, peer netip.Addr, host []byte, scrat
 	h.Del("X-Forwarded-For") // every field: a Set alone would leave the second one in place
 	h.SetBytesV("X-Forwarded-For", b)
 	h.Del("X-Forwarded-Proto")
-	h.Set("X-Forwarded-Proto", "http")
+	h.Set("X-Forwarded-Proto", proto)
 	h.Del("X-Forwarded-Host")
 	if len(host) > 0 {
 		h.SetBytesV("X-Forwarded-Host", host)

@@ -215,6 +215,14 @@ var metricFamilies = []struct {
 	{"sluice_redis_refills_dropped_total", false, ""},
 	{"sluice_redis_fallback_decisions_total", false, "policy"},
 	{"sluice_redis_nonce_fallback_total", false, ""},
+	{"sluice_tls_handshakes_total", false, ""},
+	{"sluice_tls_handshakes_resumed_total", false, ""},
+	{"sluice_tls_handshake_errors_total", false, "reason"},
+	{"sluice_tls_client_certificates_total", false, "outcome"},
+	{"sluice_tls_certificate_reloads_total", false, ""},
+	{"sluice_tls_certificate_reload_errors_total", false, ""},
+	{"sluice_acme_certificates_total", false, "outcome"},
+	{"sluice_tls_certificate_expiry_timestamp_seconds", false, "name"},
 	// Go runtime and process metrics (WritePrometheus(w, true)).
 	{"go_goroutines", false, ""},
 	{"go_memstats_alloc_bytes", false, ""},
@@ -336,6 +344,9 @@ func TestMetricsScrape(t *testing.T) {
 	// Every promised family, with its type and exact label names.
 	for _, want := range metricFamilies {
 		f := fams[want.name]
+		if f == nil && want.name == "sluice_tls_certificate_expiry_timestamp_seconds" {
+			continue // one series per configured certificate name; this config has none
+		}
 		if f == nil || len(f.GetMetric()) == 0 {
 			t.Errorf("family %s missing from /metrics", want.name)
 			continue
@@ -452,23 +463,27 @@ func TestMetricsScrape(t *testing.T) {
 func checkLabelValues(t *testing.T, fams map[string]*dto.MetricFamily) {
 	t.Helper()
 	fixed := map[string]map[string]bool{
-		"stage":  {"RELEASE": true, "PRE": true, "TEST": true},
-		"class":  {"1xx": true, "2xx": true, "3xx": true, "4xx": true, "5xx": true},
-		"scope":  {"api": true, "consumer": true, "client_ip": true, "quota": true},
-		"kind":   {"timeout": true, "connect": true, "no_free_connection": true, "reset": true, "overloaded": true, "circuit_open": true},
+		"stage": {"RELEASE": true, "PRE": true, "TEST": true},
+		"class": {"1xx": true, "2xx": true, "3xx": true, "4xx": true, "5xx": true},
+		"scope": {"api": true, "consumer": true, "client_ip": true, "quota": true},
+		"kind": {"timeout": true, "connect": true, "no_free_connection": true, "reset": true, "overloaded": true,
+			"circuit_open": true, "tls": true},
 		"result": {"ok": true, "error": true, "pass": true, "fail": true},
 		"to":     {"open": true, "half_open": true, "closed": true},
 		// Rejection reasons; auth failure reasons are error codes, checked
 		// below as identifiers.
-		"reason": {"framing": true, "parse": true, "overloaded": true, "body_too_large": true,
+		"reason": {"framing": true, "parse": true, "overloaded": true, "body_too_large": true, "misdirected": true,
 			"http_version": true, "host": true, "loop": true,
 			"peer": true, "idle": true, "lifetime": true, "shutdown": true, // tunnel closes
 			"streaming_uploads": true, "stale": true, "unexpected_bytes": true, // upstream hygiene
-			"malformed": true, "truncated": true, "timeout": true}, // client body errors
+			"malformed": true, "truncated": true, "timeout": true, // client body errors
+			// TLS handshake failures (proxy/tls.go).
+			"unknown_sni": true, "protocol_version": true, "bad_client_certificate": true, "plain_http": true, "other": true},
 		"direction": {"upstream": true, "downstream": true, "request": true, "response": true},
 		"outcome": {"ok": true, "error": true, "status": true, "timeout": true, "too_large": true, "not_json": true,
 			"applied": true, "invalid_json": true,
-			"hit": true, "miss": true, "stale": true, "revalidated": true, "bypass": true, "coalesced": true},
+			"hit": true, "miss": true, "stale": true, "revalidated": true, "bypass": true, "coalesced": true,
+			"missing": true, "rejected": true, "verified": true, "obtained": true, "failed": true},
 	}
 	ourAPIs := map[string]bool{}
 	for _, a := range metricsAPIs {

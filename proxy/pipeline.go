@@ -186,6 +186,9 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState, inflight int64) o
 	st.clientClose = stripRequestHopByHop(&ctx.Request.Header)
 	s.requestID(ctx, st)
 	propagateTrace(&ctx.Request.Header, &st.traceID)
+	if o := s.edgeStep(ctx, st); o != proceed { // TLS edge: proxy/tls.go
+		return o
+	}
 	if max := st.snap.Server.MaxConcurrentRequests; max > 0 && inflight > max {
 		rejectedOverload.Inc()
 		s.reject(ctx, st, fasthttp.StatusServiceUnavailable, CodeOverloaded, "too many concurrent requests")
@@ -273,6 +276,7 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, st *reqState) {
 		}
 		setRateLimitHeaders(ctx, st)
 	}
+	s.edgeRespond(ctx, st) // HSTS: proxy/tls.go
 	if st.clientClose {
 		ctx.SetConnectionClose()
 	}
@@ -397,6 +401,9 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 // upstreamError maps a forwarding failure to the client's status.
 func upstreamError(err error) (int, string, string) {
 	if status, code, msg, ok := resilienceError(err); ok {
+		return status, code, msg
+	}
+	if status, code, msg, ok := upstreamTLSError(err); ok {
 		return status, code, msg
 	}
 	switch {

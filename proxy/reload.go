@@ -192,5 +192,6 @@ func restartOnly(old, cur *policy.Snapshot) []string {
 	if !reflect.DeepEqual(old.Config.AccessLog, cur.Config.AccessLog) {
 		keys = append(keys, "access_log")
 	}
+	keys = append(keys, tlsRestartOnly(old, cur)...) // proxy/tls.go
 	return keys
 }

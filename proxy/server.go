@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -75,6 +76,7 @@ type Server struct {
 	listeners []net.Listener
 	serving   atomic.Int32 // listeners currently accepting
 	reloadMu  sync.Mutex
+	edge      edgeState // TLS at the edge: proxy/tls.go
 }
 
 // New returns a Server with no snapshot; Publish one before serving.
@@ -140,7 +142,7 @@ func (s *Server) Compile(p *policy.Parsed) (*policy.Snapshot, error) {
 	}
 	s.ensureCache(p.Config)
 	s.ups.begin(int(p.Config.Server.StreamThreshold))
-	snap, err := policy.Compile(p, policy.Options{Bind: s.ups.bind, Nonces: s.nonces, JWT: s.jwt})
+	snap, err := policy.Compile(p, policy.Options{Bind: s.ups.bind, Nonces: s.nonces, JWT: s.jwt, Certs: s.certStore()})
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +157,7 @@ func (s *Server) Publish(snap *policy.Snapshot) {
 	snap.Version = s.version.Add(1)
 	snap.Start() // fetchers start only for a snapshot in service, never at Compile
 	old := s.current.Swap(snap)
+	s.edgePublish(snap)
 	s.ups.end()
 	if old != nil {
 		old.Close() // the new snapshot already holds its own key-set references
@@ -279,16 +282,24 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Listen() ([]net.Listener, error) {
 	snap := s.current.Load()
 	var lns []net.Listener
-	for _, addr := range snap.Server.Listen {
-		ln, err := net.Listen("tcp", addr)
+	var plain, secure string
+	for _, spec := range snap.TLS.Listeners {
+		ln, err := net.Listen("tcp", spec.Addr)
 		if err != nil {
 			for _, l := range lns {
 				_ = l.Close()
 			}
 			return nil, err
 		}
+		if spec.TLS {
+			secure = cmp.Or(secure, ln.Addr().String())
+			ln = s.ListenTLS(ln) // proxy/tls.go
+		} else {
+			plain = cmp.Or(plain, ln.Addr().String())
+		}
 		lns = append(lns, ln)
 	}
+	s.edge.acme.listenersBound(plain, secure)
 	return lns, nil
 }
 
@@ -311,6 +322,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	// Tunnels run until the shutdown timeout, then get a 1001 close frame.
 	s.tunnels.shutdown(ctx.Done())
+	s.edgeStop()
 	// After the listeners drained: every record of a finished request is in
 	// the ring; ship them and the sinks' queues.
 	if s.accessLog != nil {

@@ -139,15 +139,16 @@ func (u *upstreams) pool(t policy.TargetSpec, b *policy.Backend, tg *target) *ta
 	if b.Resilience != nil {
 		maxPending = b.Resilience.Limits.MaxPending
 	}
+	dial, tlsKey := poolDial(u.dial, t, b) // HTTPS targets: proxy/upstream_tls.go
 	key := t.Addr + "|" + strconv.Itoa(b.PoolSize) + "|" + b.IdleTimeout.String() + "|" +
-		b.ConnectTimeout.String() + "|" + strconv.Itoa(u.streamAbove) + "|" + strconv.FormatInt(maxPending, 10)
+		b.ConnectTimeout.String() + "|" + strconv.Itoa(u.streamAbove) + "|" + strconv.FormatInt(maxPending, 10) + tlsKey
 	if p, ok := u.pools[key]; ok {
 		p.gen = u.gen
 		return p.pool
 	}
 	tp := &targetPool{
 		addr:           t.Addr,
-		dial:           u.pendingDial(tg, maxPending, b.ConnectTimeout),
+		dial:           u.pendingDial(dial, tg, maxPending, b.ConnectTimeout),
 		connectTimeout: b.ConnectTimeout,
 		idleTimeout:    b.IdleTimeout,
 		maxConns:       b.PoolSize,
@@ -166,8 +167,7 @@ var errPendingLimit = errors.New("too many requests waiting for a connection to 
 // pendingDial dials for a pool while counting the dials in progress against
 // the target's max_pending: a request waiting for a new connection is a
 // pending request (the pool never waits beyond pool_size; it fails fast).
-func (u *upstreams) pendingDial(tg *target, maxPending int64, timeout time.Duration) DialFunc {
-	dial := u.dial
+func (u *upstreams) pendingDial(dial DialFunc, tg *target, maxPending int64, timeout time.Duration) DialFunc {
 	return func(addr string) (net.Conn, error) {
 		if tg.pending.Add(1) > maxPending {
 			tg.pending.Add(-1)

@@ -29,7 +29,15 @@ if ! have redis-server || ! have redis-cli; then
   fi
 fi
 
-for b in nginx haproxy caddy redis-server redis-cli; do
+# Pebble, a real ACME server, for the ACME tests of issue 11 (proxy/tls_acme_test.go).
+if ! have pebble || ! have pebble-challtestsrv; then
+  sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq >/dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends pebble >/dev/null
+fi
+
+for b in nginx haproxy caddy redis-server redis-cli pebble pebble-challtestsrv; do
   have "$b" || { echo "missing $b after install" >&2; exit 1; }
 done
-echo "test dependencies present: nginx, haproxy, caddy, redis-server, redis-cli"
+echo "test dependencies present: nginx, haproxy, caddy, redis-server, redis-cli, pebble"

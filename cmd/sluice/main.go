@@ -115,6 +115,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		printErrors(stderr, err)
 		return 1
 	}
+	// Warnings (certificates expiring within 30 days, insecure_skip_verify)
+	// do not fail the check.
+	printErrors(stderr, snap.TLS.Warnings)
 	fmt.Fprintf(stdout, "%s: ok: %d groups, %d APIs, %d backends\n", fs.Arg(0),
 		len(snap.Groups), countAPIs(snap), len(snap.Backends))
 	return 0
