@@ -116,7 +116,6 @@ func classify(err error) failKind {
 //   - anything else is returned: the upstream may have acted on the request.
 func (c *chain) Do(x *policy.Exchange) error {
 	c.active.Add(1)
-	c.earn()
 	rp := x.Retry
 	n := len(c.targets)
 	var tried uint64 // bit i: target i was tried (targets past 64 may repeat)
@@ -194,6 +193,9 @@ func (c *chain) Do(x *policy.Exchange) error {
 		}
 	}
 done:
+	if err == nil && x.Resp.StatusCode() < 500 {
+		c.earn() // only answered requests refill the budget (gRPC's retry throttling)
+	}
 	if retrying {
 		c.retrying.Add(-1)
 	}
@@ -242,12 +244,16 @@ func (c *chain) retries(rp *policy.RetryPolicy, kind failKind, x *policy.Exchang
 //   - concurrency (Envoy's): requests that are retrying may be at most
 //     percent of the backend's active requests, min_concurrency always
 //     allowed;
-//   - volume: every request earns percent/100 of an attempt and every
-//     attempt past a request's first spends one, so over any run the
-//     attempts stay within (1 + percent/100) x requests plus the bucket's
-//     burst (retryBurst x min_concurrency attempts, full when the chain is
-//     bound, so a reload or start can fail over at once). Failing fast (refused
-//     connections) would otherwise pass many retries through few slots.
+//   - volume: every request the upstream answered (a status under 500)
+//     earns percent/100 of an attempt and every attempt past a request's
+//     first spends one, so over any run the attempts stay within
+//     (1 + percent/100) x requests plus the bucket's burst (retryBurst x
+//     min_concurrency attempts, full when the chain is bound, so a reload or
+//     start can fail over at once). A backend whose every target fails earns
+//     nothing: once the burst is spent its requests get one attempt each
+//     (like gRPC's retry throttling, which refills only on success). Failing
+//     fast (refused connections) would otherwise pass many retries through
+//     few slots.
 //
 // Failovers after a refused connect spend from the budget too: with every
 // target down, that is what keeps a dead backend from seeing a storm.
