@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"github.com/sluicegw/sluice/policy/httpbytes"
 	"strconv"
 	"strings"
 	"time"
@@ -153,32 +154,16 @@ func (c *Compression) Compresses(ct []byte) bool {
 	}
 	ct = ct[:n]
 	for _, t := range c.Types {
-		if eqFoldASCII(ct, t) {
+		if httpbytes.EqualFoldASCII(ct, t) {
 			return true
 		}
 	}
 	for _, p := range c.Prefixes {
-		if len(ct) > len(p) && eqFoldASCII(ct[:len(p)], p) {
+		if len(ct) > len(p) && httpbytes.EqualFoldASCII(ct[:len(p)], p) {
 			return true
 		}
 	}
 	return false
-}
-
-func eqFoldASCII(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 func applyCacheDefaults(c *Config) {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"github.com/sluicegw/sluice/policy/httpbytes"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -452,10 +453,10 @@ func (s *Server) serveEntry(ctx *fasthttp.RequestCtx, st *reqState, detail strin
 		}
 		v := h[:j]
 		h = h[j+1:]
-		if notModified && (foldEq(name, fasthttp.HeaderContentType) || foldEq(name, fasthttp.HeaderContentEncoding)) {
+		if notModified && (httpbytes.EqualFoldString(name, fasthttp.HeaderContentType) || httpbytes.EqualFoldString(name, fasthttp.HeaderContentEncoding)) {
 			continue
 		}
-		if st.api.Cache != nil && foldEq(name, b2s(st.api.Cache.TagHeader)) {
+		if st.api.Cache != nil && httpbytes.EqualFoldString(name, b2s(st.api.Cache.TagHeader)) {
 			continue
 		}
 		resp.Header.AddBytesKV(name, v)
@@ -623,18 +624,18 @@ func (s *Server) fillFrom(api *policy.API, c *cacheState, method, consumer []byt
 	for name, v := range resp.Header.All() {
 		r.ParseResponseField(name, v, now)
 		switch {
-		case foldEq(name, fasthttp.HeaderContentLength), foldEq(name, "Age"),
-			foldEq(name, fasthttp.HeaderConnection), foldEq(name, "Cache-Status"),
-			foldEq(name, "X-Request-Id"):
+		case httpbytes.EqualFoldString(name, fasthttp.HeaderContentLength), httpbytes.EqualFoldString(name, "Age"),
+			httpbytes.EqualFoldString(name, fasthttp.HeaderConnection), httpbytes.EqualFoldString(name, "Cache-Status"),
+			httpbytes.EqualFoldString(name, "X-Request-Id"):
 			continue
-		case foldEq(name, fasthttp.HeaderSetCookie):
+		case httpbytes.EqualFoldString(name, fasthttp.HeaderSetCookie):
 			setCookie = true
-		case foldEq(name, "Vary"):
+		case httpbytes.EqualFoldString(name, "Vary"):
 			if len(vary) > 0 {
 				vary = append(vary, ',')
 			}
 			vary = append(vary, v...) // rare; small
-		case foldEq(name, b2s(k.TagHeader)):
+		case httpbytes.EqualFoldString(name, b2s(k.TagHeader)):
 			if len(c.tags) > 0 {
 				c.tags = append(c.tags, ' ')
 			}
@@ -733,7 +734,7 @@ func tagsFromHeader(h, name []byte) []byte {
 		if j < 0 {
 			return nil
 		}
-		if foldEq(n, b2s(name)) {
+		if httpbytes.EqualFoldString(n, b2s(name)) {
 			return h[:j]
 		}
 		h = h[j+1:]

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"github.com/sluicegw/sluice/policy/httpbytes"
 	"unsafe"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -50,11 +51,11 @@ func negotiate(ae []byte, prefs []policy.Encoding) policy.Encoding {
 		switch {
 		case len(name) == 1 && name[0] == '*':
 			star = qv
-		case foldEq(name, "gzip") || foldEq(name, "x-gzip"):
+		case httpbytes.EqualFoldString(name, "gzip") || httpbytes.EqualFoldString(name, "x-gzip"):
 			q[policy.EncodingGzip] = qv
-		case foldEq(name, "br"):
+		case httpbytes.EqualFoldString(name, "br"):
 			q[policy.EncodingBrotli] = qv
-		case foldEq(name, "zstd"):
+		case httpbytes.EqualFoldString(name, "zstd"):
 			q[policy.EncodingZstd] = qv
 		}
 	}
@@ -222,9 +223,9 @@ func (s *Server) storeCompressed(ctx *fasthttp.RequestCtx, st *reqState) {
 	c.hdr = c.hdr[:0]
 	for name, v := range resp.Header.All() {
 		switch {
-		case foldEq(name, fasthttp.HeaderContentLength), foldEq(name, "Age"),
-			foldEq(name, fasthttp.HeaderConnection), foldEq(name, "Cache-Status"),
-			foldEq(name, "X-Request-Id"):
+		case httpbytes.EqualFoldString(name, fasthttp.HeaderContentLength), httpbytes.EqualFoldString(name, "Age"),
+			httpbytes.EqualFoldString(name, fasthttp.HeaderConnection), httpbytes.EqualFoldString(name, "Cache-Status"),
+			httpbytes.EqualFoldString(name, "X-Request-Id"):
 			continue
 		}
 		c.hdr = append(c.hdr, name...)
@@ -236,25 +237,4 @@ func (s *Server) storeCompressed(ctx *fasthttp.RequestCtx, st *reqState) {
 		Header: c.hdr, Body: resp.Body(), Tags: tags, Seq: c.seq}
 	c.zkey = appendVariantEncoding(c.zkey[:0], c.vkey, c.enc)
 	s.cache.store.Set(c.zkey, c.urlLen, &e)
-}
-
-// foldEq compares a header name with s, ASCII case-insensitively on both
-// sides (equalFoldASCII wants s in lower case already).
-func foldEq(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
