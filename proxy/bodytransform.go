@@ -2,7 +2,7 @@ package proxy
 
 import (
 	"bytes"
-	stdjson "encoding/json" // Valid: a scanner that builds nothing (goccy's Valid decodes into interface{})
+	"github.com/sluicegw/sluice/policy/jsonscan"
 	"io"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -137,7 +137,7 @@ func jsonContent(ct, ce []byte) bool {
 
 // editJSON applies bt to a JSON object; false when body is not one.
 func editJSON(body []byte, bt *policy.BodyTransform) ([]byte, bool) {
-	if !stdjson.Valid(body) {
+	if !jsonscan.Valid(body, jsonscan.Rules{}) {
 		return nil, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

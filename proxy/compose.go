@@ -1,8 +1,8 @@
 package proxy
 
 import (
-	stdjson "encoding/json" // Valid: a scanner that builds nothing (goccy's Valid decodes into interface{})
 	"errors"
+	"github.com/sluicegw/sluice/policy/jsonscan"
 	"io"
 	"strings"
 	"sync/atomic"
@@ -368,7 +368,7 @@ func (f *fanout) call(i int, uri []byte) (json.RawMessage, map[string]json.RawMe
 		return nil, nil, err
 	}
 	if c.Key != "" {
-		if !stdjson.Valid(body) {
+		if !jsonscan.Valid(body, jsonscan.Rules{}) {
 			composeNotJSON.Inc()
 			return nil, nil, errCallNotJSON
 		}
@@ -378,7 +378,7 @@ func (f *fanout) call(i int, uri []byte) (json.RawMessage, map[string]json.RawMe
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
 		composeNotJSON.Inc()
-		if stdjson.Valid(body) {
+		if jsonscan.Valid(body, jsonscan.Rules{}) {
 			return nil, nil, errCallNotObj
 		}
 		return nil, nil, errCallNotJSON
@@ -415,6 +415,9 @@ func boundedBody(resp *fasthttp.Response, max int, deadline time.Time) ([]byte, 
 			break
 		}
 		if err != nil {
+			if errors.Is(err, fasthttp.ErrTimeout) || isTimeout(err) {
+				return nil, errCallTimeout // the body stalled until the deadline
+			}
 			return nil, err
 		}
 	}
