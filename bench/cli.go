@@ -30,6 +30,8 @@ usage:
   sluice-bench render   -scenario NAME -out DIR
                                            write the gateway and peer configs of a scenario
   sluice-bench scenarios                   list scenarios and presets
+  sluice-bench tls-load -mode MODE [flags] TLS load against one loopback address
+                                           (keepalive, full, resumed) or gencert -dir DIR
 
 run "sluice-bench COMMAND -h" for a command's flags.
 `
@@ -60,6 +62,11 @@ func Main(args []string, stdout, stderr io.Writer, startOrigin OriginStarter) in
 		err = cmdRender(args[1:], stdout, stderr)
 	case "scenarios":
 		cmdScenarios(stdout)
+	case "tls-load":
+		// No signal handling: like any load generator, Ctrl-C stops it
+		// outright, and its -timeout bounds it otherwise.
+		stop()
+		return cmdTLSLoad(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 	default:

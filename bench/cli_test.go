@@ -24,7 +24,7 @@ func TestMainUsage(t *testing.T) {
 	if code, _, _ := runMain(t, "frobnicate"); code != 2 {
 		t.Errorf("unknown command: %d", code)
 	}
-	if code, out, _ := runMain(t, "help"); code != 0 || !containsAll(out, "run", "capacity", "load", "compare", "origin", "render", "scenarios") {
+	if code, out, _ := runMain(t, "help"); code != 0 || !containsAll(out, "run", "capacity", "load", "compare", "origin", "render", "scenarios", "tls-load") {
 		t.Errorf("help: %d %s", code, out)
 	}
 	if code, _, _ := runMain(t, "run", "-h"); code != 0 {

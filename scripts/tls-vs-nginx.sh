@@ -2,7 +2,9 @@
 # TLS at the edge against nginx (issue 11, acceptance 4): the gateway's CPU
 # time per unit of TLS work, Sluice and nginx in the same run, each pinned to
 # CPU $CPU_GW (default 0), the load generator and the origin to CPU $CPU_LOAD
-# (default 1), as scripts/cpu-vs-nginx.sh does. Three measurements, each
+# (default 1), as scripts/cpu-vs-nginx.sh does. The load generator is
+# `sluice-bench tls-load` (bench/tlsload.go), the origin `sluice-bench origin`,
+# nginx's config bench/peers/nginx-tls.conf.tmpl. Three measurements, each
 # interleaved (sluice, nginx, sluice, ...) and reported as medians:
 #
 #   keepalive  CPU per request over TLS keep-alive connections (1 KiB answers)
@@ -23,7 +25,12 @@
 #   SIZE         response body bytes                              (1024)
 #   WARMUP       keep-alive requests per gateway before measuring (10000)
 #   CPUPROFILE   write a sluice CPU profile here, print its top   (unset)
-#   SLUICE_BIN, BIND, CPU_GW, CPU_LOAD, TIME_LIMIT as in cpu-vs-nginx.sh
+#   SLUICE_BIN        sluice binary to measure      (built from this tree into a temp dir)
+#   SLUICE_BENCH_BIN  sluice-bench binary: load generator and origin (built likewise)
+#   BIND         loopback address everything listens on           (127.0.0.1)
+#   CPU_GW       core the gateways are pinned to                  (0)
+#   CPU_LOAD     core the load generator and origin are pinned to (1)
+#   TIME_LIMIT   seconds before the script gives up               (900)
 #
 # Needs Linux, taskset, Go, nginx with the ssl module (nginx-light has it),
 # two cores. Every process it starts is stopped on exit; loopback only.
@@ -131,30 +138,36 @@ wait_ready() {
     local addr=$1 name=$2 pid=$3
     for _ in $(seq 200); do
         kill -0 "$pid" 2>/dev/null || die "$name exited at start; see its log above"
-        if "$tmp/tlsload" -mode keepalive -addr "$addr" -ca "$tmp/cert.pem" -path "/warm?size=$SIZE" \
+        if "$SLUICE_BENCH_BIN" tls-load -mode keepalive -addr "$addr" -ca "$tmp/cert.pem" -path "/warm?size=$SIZE" \
             -size "$SIZE" -n 1 -c 1 -q -timeout 2s >/dev/null 2>&1; then return 0; fi
         sleep 0.05
     done
     die "$name at $addr not ready within 10s"
 }
 
-log "building sluice, the origin and the load generator"
-SLUICE_BIN_GIVEN=${SLUICE_BIN:-}
+# Both binaries are built from this tree unless given, so the script never
+# measures a stale one; sluice-bench is the load generator (tls-load) and the
+# origin stub (origin).
+if [ -z "${SLUICE_BENCH_BIN:-}" ]; then
+    log "building sluice-bench"
+    go build -trimpath -o "$tmp/sluice-bench" ./cmd/sluice-bench
+    SLUICE_BENCH_BIN=$tmp/sluice-bench
+fi
 if [ -z "${SLUICE_BIN:-}" ]; then
+    log "building sluice"
     go build -trimpath -o "$tmp/sluice" ./cmd/sluice
     SLUICE_BIN=$tmp/sluice
 fi
+[ -x "$SLUICE_BENCH_BIN" ] || die "SLUICE_BENCH_BIN '$SLUICE_BENCH_BIN' is not executable"
 [ -x "$SLUICE_BIN" ] || die "SLUICE_BIN '$SLUICE_BIN' is not executable"
-go build -trimpath -o "$tmp/tlsload" ./scripts/tlsload
-go build -trimpath -o "$tmp/origin" ./scripts/origin
-"$tmp/tlsload" -mode gencert -dir "$tmp" -sni bench.test
+"$SLUICE_BENCH_BIN" tls-load -mode gencert -dir "$tmp" -sni bench.test
 
 # The origin, on the load generator's core.
-taskset -c "$CPU_LOAD" "$tmp/origin" -addr "$BIND:0" >"$tmp/origin.out" 2>"$tmp/origin.err" &
+taskset -c "$CPU_LOAD" "$SLUICE_BENCH_BIN" origin -listen "$BIND:0" >"$tmp/origin.out" 2>"$tmp/origin.err" &
 pids+=($!)
 origin_pid=$!
-for _ in $(seq 100); do grep -q '^listening ' "$tmp/origin.out" 2>/dev/null && break; sleep 0.05; done
-origin_addr=$(awk '/^listening /{print $2; exit}' "$tmp/origin.out")
+for _ in $(seq 100); do grep -q '^origin listening on ' "$tmp/origin.out" 2>/dev/null && break; sleep 0.05; done
+origin_addr=$(awk '/^origin listening on /{print $4; exit}' "$tmp/origin.out")
 [ -n "$origin_addr" ] || { cat "$tmp/origin.err" >&2; die "the origin did not start"; }
 
 # Sluice: one API proxying everything to the origin.
@@ -207,7 +220,7 @@ start_nginx() {
     mkdir -p "$tmp/nginx"
     sed -e "s#@DIR@#$tmp/nginx#g" -e "s#@LISTEN@#$BIND:$nginx_port#g" -e "s#@ORIGIN@#$origin_addr#g" \
         -e "s#@CERT@#$tmp/cert.pem#g" -e "s#@KEY@#$tmp/key.pem#g" \
-        scripts/nginx-tls-peer.conf.tmpl >"$tmp/nginx/nginx.conf"
+        bench/peers/nginx-tls.conf.tmpl >"$tmp/nginx/nginx.conf"
     taskset -c "$CPU_GW" "$nginx_bin" -p "$tmp/nginx" -e "$tmp/nginx/nginx-error.log" \
         -c "$tmp/nginx/nginx.conf" 2>>"$tmp/nginx/stderr" &
     pids+=($!)
@@ -222,7 +235,7 @@ workers=$(pgrep -P "$nginx_pid" || true)
 nginx_worker=$workers
 
 load() { # mode addr n conns -> "done errors seconds rate resumed"
-    taskset -c "$CPU_LOAD" "$tmp/tlsload" -mode "$1" -addr "$2" -ca "$tmp/cert.pem" -path "/bench?size=$SIZE" \
+    taskset -c "$CPU_LOAD" "$SLUICE_BENCH_BIN" tls-load -mode "$1" -addr "$2" -ca "$tmp/cert.pem" -path "/bench?size=$SIZE" \
         -size "$SIZE" -n "$3" -c "$4" -q -timeout 300s
 }
 

@@ -1,16 +1,4 @@
-// Command tlsload is the TLS load generator of scripts/tls-vs-nginx.sh
-// (issue 11, acceptance 4). Modes:
-//
-//	keepalive  -n GET requests over -c TLS keep-alive connections
-//	full       -n connections, -c at a time: a full handshake (no session
-//	           resumption), one GET, close
-//	resumed    the same, resuming the session of an earlier connection
-//	           (session tickets), after one priming connection
-//	gencert    write an ECDSA P-256 certificate and key for -sni into -dir
-//
-// It prints one line "done errors seconds rate [resumed]" with -q. Loopback
-// targets only.
-package main
+package bench
 
 import (
 	"bufio"
@@ -37,35 +25,75 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-func main() {
-	mode := flag.String("mode", "keepalive", "keepalive, full, resumed or gencert")
-	addr := flag.String("addr", "", "host:port (loopback only)")
-	sni := flag.String("sni", "bench.test", "TLS server name and Host header")
-	ca := flag.String("ca", "", "PEM certificate to trust (the gateway's self-signed one)")
-	path := flag.String("path", "/bench?size=1024", "request URI")
-	size := flag.Int("size", 1024, "expected body size")
-	n := flag.Int64("n", 10000, "requests (keepalive) or connections (full, resumed)")
-	conns := flag.Int("c", 50, "concurrent connections")
-	dir := flag.String("dir", "", "gencert: output directory")
-	timeout := flag.Duration("timeout", 300*time.Second, "bound on the whole run")
-	quiet := flag.Bool("q", false, "one machine-readable line")
-	flag.Parse()
-	if *mode == "gencert" {
-		if err := gencert(*dir, *sni); err != nil {
-			fatal(err)
-		}
-		return
+// cmdTLSLoad implements "tls-load", the TLS load generator of
+// scripts/tls-vs-nginx.sh (issue 11, acceptance 4). Modes:
+//
+//	keepalive  -n GET requests over -c TLS keep-alive connections
+//	full       -n connections, -c at a time: a full handshake (no session
+//	           resumption), one GET, close
+//	resumed    the same, resuming the session of an earlier connection
+//	           (session tickets), after one priming connection
+//	gencert    write an ECDSA P-256 certificate and key for -sni into -dir
+//	           (cert.pem, key.pem)
+//
+// It prints one line "done errors seconds rate resumed" with -q, a labelled
+// one without. Loopback targets only. The exit code is 0 when all -n
+// requests or connections succeeded, 1 when some failed or the -timeout cut
+// the run short, 2 for a usage or setup error (the priming connection of
+// "resumed" included).
+func cmdTLSLoad(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("tls-load", stderr)
+	mode := fs.String("mode", "keepalive", "keepalive, full, resumed or gencert")
+	addr := fs.String("addr", "", "host:port (loopback only)")
+	sni := fs.String("sni", "bench.test", "TLS server name and Host header")
+	ca := fs.String("ca", "", "PEM certificate to trust (the gateway's self-signed one)")
+	path := fs.String("path", "/bench?size=1024", "request URI")
+	size := fs.Int("size", 1024, "expected body size")
+	n := fs.Int64("n", 10000, "requests (keepalive) or connections (full, resumed)")
+	conns := fs.Int("c", 50, "concurrent connections")
+	dir := fs.String("dir", "", "gencert: output directory")
+	timeout := fs.Duration("timeout", 300*time.Second, "bound on the whole run")
+	quiet := fs.Bool("q", false, "one machine-readable line")
+	fatal := func(err error) int {
+		fmt.Fprintln(stderr, "sluice-bench tls-load:", err)
+		return 2
 	}
-	if h, _, err := net.SplitHostPort(*addr); err != nil || !net.ParseIP(h).IsLoopback() {
-		fatal(errors.New("-addr must be a loopback host:port"))
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		return fatal(fmt.Errorf("unexpected arguments %q", fs.Args()))
+	}
+	if *mode == "gencert" {
+		if *dir == "" {
+			return fatal(errors.New("gencert needs -dir"))
+		}
+		if err := tlsLoadGenCert(*dir, *sni); err != nil {
+			return fatal(err)
+		}
+		return 0
+	}
+	switch *mode {
+	case "keepalive", "full", "resumed":
+	default:
+		return fatal(errors.New("unknown -mode " + *mode))
+	}
+	if err := CheckLoopbackAddr(*addr); err != nil {
+		return fatal(fmt.Errorf("-addr must be a loopback host:port: %w", err))
+	}
+	if *n < 1 || *conns < 1 || *timeout <= 0 {
+		return fatal(errors.New("need -n >= 1, -c >= 1 and -timeout > 0"))
 	}
 	caPEM, err := os.ReadFile(*ca)
 	if err != nil {
-		fatal(err)
+		return fatal(err)
 	}
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(caPEM) {
-		fatal(errors.New("-ca holds no certificate"))
+		return fatal(errors.New("-ca holds no certificate"))
 	}
 	// X25519 only: Go offers the X25519MLKEM768 hybrid first, which nginx's
 	// OpenSSL 3.0 does not speak; both gateways must do the same key
@@ -88,12 +116,15 @@ func main() {
 			NoDefaultUserAgentHeader: true, ReadBufferSize: 16 << 10, MaxIdleConnDuration: time.Minute,
 			// A loaded shared machine can take seconds to accept.
 			Dial: func(a string) (net.Conn, error) { return fasthttp.DialTimeout(a, 30*time.Second) }}
+		defer hc.CloseIdleConnections()
 		start = time.Now()
 		for i := 0; i < *conns; i++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+				defer fasthttp.ReleaseRequest(req)
+				defer fasthttp.ReleaseResponse(resp)
 				req.SetRequestURI("https://" + *sni + *path)
 				req.Header.SetHost(*sni)
 				for issued.Add(1) <= *n && time.Now().Before(deadline) {
@@ -111,8 +142,8 @@ func main() {
 	case "full", "resumed":
 		if *mode == "resumed" {
 			cfg.ClientSessionCache = tls.NewLRUClientSessionCache(1)
-			if _, err := connect(*addr, cfg, *sni, *path, *size); err != nil {
-				fatal(fmt.Errorf("priming connection: %w", err))
+			if _, err := tlsLoadConnect(*addr, cfg, *sni, *path, *size); err != nil {
+				return fatal(fmt.Errorf("priming connection: %w", err))
 			}
 		}
 		start = time.Now()
@@ -121,7 +152,7 @@ func main() {
 			go func() {
 				defer wg.Done()
 				for issued.Add(1) <= *n && time.Now().Before(deadline) {
-					r, err := connect(*addr, cfg, *sni, *path, *size)
+					r, err := tlsLoadConnect(*addr, cfg, *sni, *path, *size)
 					if err != nil {
 						fail(err)
 					} else if r {
@@ -131,29 +162,28 @@ func main() {
 				}
 			}()
 		}
-	default:
-		fatal(errors.New("unknown -mode " + *mode))
 	}
 	wg.Wait()
 	el := time.Since(start)
 	d, f := done.Load(), failed.Load()
 	if *quiet {
-		fmt.Printf("%d %d %.3f %.0f %d\n", d, f, el.Seconds(), float64(d)/el.Seconds(), resumed.Load())
+		fmt.Fprintf(stdout, "%d %d %.3f %.0f %d\n", d, f, el.Seconds(), float64(d)/el.Seconds(), resumed.Load())
 	} else {
-		fmt.Printf("%s: %d done, %d errors, %.3fs, %.0f/s, %d resumed\n", *mode, d, f, el.Seconds(), float64(d)/el.Seconds(), resumed.Load())
+		fmt.Fprintf(stdout, "%s: %d done, %d errors, %.3fs, %.0f/s, %d resumed\n", *mode, d, f, el.Seconds(), float64(d)/el.Seconds(), resumed.Load())
 	}
 	if e := firstErr.Load(); e != nil {
-		fmt.Fprintln(os.Stderr, "tlsload: first error:", e)
+		fmt.Fprintln(stderr, "sluice-bench tls-load: first error:", e)
 	}
 	if f > 0 || d < *n {
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
-// connect makes one connection: handshake, one GET, close. Reading the
-// answer also reads TLS 1.3 session tickets, which the next connection of
-// "resumed" presents.
-func connect(addr string, cfg *tls.Config, host, path string, size int) (bool, error) {
+// tlsLoadConnect makes one connection: handshake, one GET, close. Reading
+// the answer also reads TLS 1.3 session tickets, which the next connection
+// of "resumed" presents. It reports whether the session was resumed.
+func tlsLoadConnect(addr string, cfg *tls.Config, host, path string, size int) (bool, error) {
 	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", addr, cfg)
 	if err != nil {
 		return false, err
@@ -173,7 +203,9 @@ func connect(addr string, cfg *tls.Config, host, path string, size int) (bool, e
 	return c.ConnectionState().DidResume, nil
 }
 
-func gencert(dir, name string) error {
+// tlsLoadGenCert writes a self-signed ECDSA P-256 certificate for name,
+// valid for two days, to dir/cert.pem and its PKCS #8 key to dir/key.pem.
+func tlsLoadGenCert(dir, name string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
@@ -194,9 +226,4 @@ func gencert(dir, name string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
-}
-
-func fatal(err error) {
-	fmt.Fprintln(os.Stderr, "tlsload:", err)
-	os.Exit(2)
 }
