@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"github.com/sluicegw/sluice/policy/httpbytes"
 	"net/netip"
 
+	"github.com/sluicegw/sluice/policy/httpbytes"
 	"github.com/sluicegw/sluice/policy/ipacl"
 	"github.com/valyala/fasthttp"
 )
@@ -14,8 +14,8 @@ import (
 // hopByHop are the headers that describe one connection, not the message:
 // they are removed in both directions, after the headers the Connection
 // header itself names (RFC 9110 §7.6.1). Transfer-Encoding is re-derived by
-// fasthttp when the message is written; Upgrade is dropped because Sluice
-// does not tunnel protocol switches.
+// fasthttp when the message is written; Upgrade is dropped here and set
+// again by a WebSocket API's tunnel (tunnel.go).
 var hopByHop = [...]string{
 	"Connection",
 	"Proxy-Connection",
@@ -76,13 +76,36 @@ func stripRequestHopByHop(h *fasthttp.RequestHeader) (clientClose bool) {
 			h.DelBytes(tok)
 		}
 	}
-	for _, name := range hopByHop {
-		h.Del(name)
+	// One pass finds which hop-by-hop headers are there; only those are
+	// deleted. A Del per name would scan the headers and normalize the name
+	// each time, for headers most requests do not have.
+	if present := hopByHopPresent(h); present != 0 {
+		for i, name := range hopByHop {
+			if present&(1<<i) != 0 {
+				h.Del(name)
+			}
+		}
 	}
 	// Upstream connections are pooled: never ask the upstream to close one
 	// because the client closes its own.
 	h.ResetConnectionClose()
 	return clientClose
+}
+
+// hopByHopPresent returns a bit per hopByHop entry the request carries.
+// Connection is always deleted (its close flag lives apart from the header
+// list); Transfer-Encoding is fasthttp's to frame, never in the list.
+func hopByHopPresent(h *fasthttp.RequestHeader) (present uint16) {
+	present = 1 // Connection
+	for k := range h.All() {
+		for i := 1; i < len(hopByHop); i++ {
+			if len(k) == len(hopByHop[i]) && httpbytes.EqualFoldString(k, hopByHop[i]) {
+				present |= 1 << i
+				break
+			}
+		}
+	}
+	return present
 }
 
 // stripResponseHopByHop does the same for the upstream's response.
@@ -123,11 +146,31 @@ func setForwarded(h *fasthttp.RequestHeader, peer netip.Addr, host []byte, scrat
 		b = append(b, ", "...)
 	}
 	b = peer.Unmap().WithZone("").AppendTo(b)
-	h.Del("X-Forwarded-For") // every field: a Set alone would leave the second one in place
+	// A Set replaces the first field of a name and leaves a second one in
+	// place: a name the client sent more than once is deleted first. One
+	// pass counts them; most requests have none.
+	var xff, proto2, host2 int
+	for k := range h.All() {
+		switch {
+		case len(k) == len("X-Forwarded-For") && httpbytes.EqualFoldString(k, "X-Forwarded-For"):
+			xff++
+		case len(k) == len("X-Forwarded-Proto") && httpbytes.EqualFoldString(k, "X-Forwarded-Proto"):
+			proto2++
+		case len(k) == len("X-Forwarded-Host") && httpbytes.EqualFoldString(k, "X-Forwarded-Host"):
+			host2++
+		}
+	}
+	if xff > 1 {
+		h.Del("X-Forwarded-For")
+	}
 	h.SetBytesV("X-Forwarded-For", b)
-	h.Del("X-Forwarded-Proto")
+	if proto2 > 1 {
+		h.Del("X-Forwarded-Proto")
+	}
 	h.Set("X-Forwarded-Proto", proto)
-	h.Del("X-Forwarded-Host")
+	if host2 > 0 && (host2 > 1 || len(host) == 0) {
+		h.Del("X-Forwarded-Host")
+	}
 	if len(host) > 0 {
 		h.SetBytesV("X-Forwarded-Host", host)
 	}
@@ -174,7 +217,9 @@ func init() {
 // would strip the marker. scratch is reused and returned; no allocations.
 func appendVia(h *fasthttp.RequestHeader, scratch []byte) []byte {
 	b := scratch[:0]
-	for _, v := range h.PeekAll(fasthttp.HeaderVia) {
+	fields := h.PeekAll(fasthttp.HeaderVia)
+	n := len(fields)
+	for _, v := range fields {
 		v = httpbytes.TrimOWS(v)
 		if len(v) == 0 {
 			continue
@@ -193,7 +238,9 @@ func appendVia(h *fasthttp.RequestHeader, scratch []byte) []byte {
 		b = append(b, "1.0 "...)
 	}
 	b = append(b, viaMarker[:]...)
-	h.Del(fasthttp.HeaderVia) // every field: a Set alone would leave the second one in place
+	if n > 1 {
+		h.Del(fasthttp.HeaderVia) // every field: a Set alone would leave the second one in place
+	}
 	h.SetBytesV(fasthttp.HeaderVia, b)
 	if !h.IsHTTP11() {
 		h.SetProtocol("HTTP/1.1")

@@ -134,12 +134,13 @@ func (c *chain) Do(x *policy.Exchange) error {
 			tried |= bit(t)
 		}
 		deadline := x.Deadline
+		tnow := time.Now() // one clock read for both checks
 		if rp != nil && rp.PerTryTimeout > 0 {
-			if d := time.Now().Add(rp.PerTryTimeout); d.Before(deadline) {
+			if d := tnow.Add(rp.PerTryTimeout); d.Before(deadline) {
 				deadline = d
 			}
 		}
-		if !time.Now().Before(x.Deadline) {
+		if !tnow.Before(x.Deadline) {
 			err = fasthttp.ErrTimeout
 			break
 		}
@@ -332,7 +333,9 @@ func (c *chain) attempt(i int, x *policy.Exchange, deadline time.Time, fresh boo
 	tg.m.attempts.Inc()
 	err := c.pools[i].do(x.Req, x.Resp, deadline, fresh)
 	tg.inflight.Add(-1)
-	now = c.now() // the result's time: a try may have taken seconds
+	if err != nil || c.res.Breaker != nil {
+		now = c.now() // the result's time, for ejection and the breaker: a try may have taken seconds
+	}
 	if err != nil && isStale(err) {
 		if probe {
 			tg.br.probes.Add(-1)
