@@ -26,7 +26,7 @@
 //
 // The batch adapts to the key: the worker measures the rate at which the
 // node spent the key's tokens between refills and asks for RefillPeriod
-// (100ms) worth of them, at least 1 (a cold key) and at most MaxBatch and,
+// (250ms) worth of them, at least 1 (a cold key) and at most MaxBatch and,
 // for buckets, Burst/N (N = FleetSize). When Redis grants less than asked,
 // the node caches the denial until Redis says a batch for every node fits,
 // so a saturated key costs about one round trip per batch: at 1000/s over

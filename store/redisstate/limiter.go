@@ -54,7 +54,7 @@ type LimiterOptions struct {
 	Local *ratelimit.Local
 	// RefillPeriod is how long a batch should last at the key's observed
 	// rate: the batch is rate*RefillPeriod tokens, 1 for a cold key
-	// (default 100ms).
+	// (default 250ms).
 	RefillPeriod time.Duration
 	// MaxBatch caps a batch (default 1000).
 	MaxBatch int64
@@ -76,7 +76,7 @@ type LimiterOptions struct {
 
 // Defaults filled in by NewLimiter.
 const (
-	DefaultRefillPeriod  = 100 * time.Millisecond
+	DefaultRefillPeriod  = 250 * time.Millisecond
 	DefaultMaxBatch      = 1000
 	DefaultLeaseTTL      = time.Second
 	DefaultQueueSize     = 4096
