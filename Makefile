@@ -34,9 +34,15 @@ bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./proxy/ ./policy/...
 
 # Capacity run: Sluice vs nginx, HAProxy, Caddy and direct; fills BENCHMARKS.md.
+# The run is compared with the results it replaces (the committed ones, kept
+# in $(BIN)/results-before.json): changes for the worse over 5 % (CPU per
+# request among them) are printed as regressions; the run itself stands.
 bench: build
 	bash scripts/bench-peers.sh
+	cp bench/results/results.json $(BIN)/results-before.json
 	$(BIN)/sluice-bench run -preset full -gateway $(BIN)/sluice -out bench/results -markdown BENCHMARKS.md
+	$(BIN)/sluice-bench compare -threshold 5 $(BIN)/results-before.json bench/results/results.json || \
+	  echo "make bench: regressions over 5% against the committed results are listed above"
 
 bench-quick: build
 	bash scripts/bench-peers.sh
