@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,44 +21,6 @@ import (
 
 // benchConns is how many connections share the load.
 const benchConns = 16
-
-// originProcess runs the origin stub in a child process on a free port (see
-// TestMain) and returns its address and pid.
-func originProcess(b *testing.B) (string, int) {
-	b.Helper()
-	addr := freePort(b)
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "SLUICE_TEST_ORIGIN="+addr)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			_ = c.Close()
-			return addr, cmd.Process.Pid
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("origin process did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // cpuMeter samples the CPU of named processes around a measured section.
 type cpuMeter struct {
@@ -100,7 +59,7 @@ func (m *cpuMeter) report(b *testing.B, ops int, unit string) {
 // echo read back, over benchConns tunnels, through the gateway and direct
 // to the origin.
 func BenchmarkWebSocketEcho(b *testing.B) {
-	originAddr, originPid := originProcess(b)
+	originAddr, originPid := startOriginProcess(b)
 	g := startGateway(b, tunnelConfig(originAddr))
 	for _, mode := range []struct {
 		name string
@@ -160,7 +119,7 @@ func BenchmarkWebSocketEcho(b *testing.B) {
 // connections to a composite API of three calls to the origin's /echo, and,
 // for scale, to a plain API proxying one /echo.
 func BenchmarkComposite(b *testing.B) {
-	originAddr, originPid := originProcess(b)
+	originAddr, originPid := startOriginProcess(b)
 	g := startGateway(b, func(listen, admin string) string {
 		return fmt.Sprintf(`[server]
 listen = [%q]

@@ -55,8 +55,9 @@ func runOriginProcess(addr string) {
 	os.Exit(0)
 }
 
-// startOriginProcess runs the origin stub in a child process on a free port.
-func startOriginProcess(t *testing.T) string {
+// startOriginProcess runs the origin stub in a child process on a free port
+// and returns its address and pid (benchmarks read its CPU apart).
+func startOriginProcess(t testing.TB) (string, int) {
 	t.Helper()
 	addr := freePort(t)
 	cmd := exec.Command(os.Args[0])
@@ -84,7 +85,7 @@ func startOriginProcess(t *testing.T) string {
 	for {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			_ = c.Close()
-			return addr
+			return addr, cmd.Process.Pid
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("origin process did not start")
@@ -159,7 +160,7 @@ func TestTunnelsAtScale(t *testing.T) {
 	if int(limit)-1000 < n {
 		t.Fatalf("open-files limit %d: this process cannot hold %d client sockets", limit, n)
 	}
-	originAddr := startOriginProcess(t)
+	originAddr, _ := startOriginProcess(t)
 	var gws []*gateway
 	var conns []*websocket.Conn
 	var before, after int64
