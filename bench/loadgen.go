@@ -98,6 +98,24 @@ type LoadConfig struct {
 	ExpectBodyBytes int
 	// Sign, when set, is called on every request just before it is sent.
 	Sign Signer
+	// Requests, when set, is a mix of whole requests: request seq is
+	// Requests[seq % len(Requests)] (its Method, URI, Headers and Body
+	// replace Method, Paths, Headers and Body), so a weighted traffic mix is
+	// a list in which each kind appears in proportion to its share. Shared
+	// read-only by all workers.
+	Requests []RequestSpec
+}
+
+// RequestSpec is one request of a mix (LoadConfig.Requests).
+type RequestSpec struct {
+	Method string
+	// URI is the request URI; it must start with /.
+	URI     string
+	Headers []Header
+	Body    []byte
+	// ExpectStatus is the status counted as success (0: LoadConfig.ExpectStatus;
+	// -1: any status, only transport errors count).
+	ExpectStatus int
 }
 
 // LoadResult holds the figures of one run's measured phase.
@@ -218,6 +236,15 @@ func (c *LoadConfig) normalize() error {
 	}
 	if len(c.Paths) == 0 {
 		c.Paths = []string{"/"}
+	}
+	for i := range c.Requests {
+		rs := &c.Requests[i]
+		if len(rs.URI) == 0 || rs.URI[0] != '/' {
+			return fmt.Errorf("bench: request %d URI %q must start with /", i, rs.URI)
+		}
+		if rs.Method == "" {
+			rs.Method = fasthttp.MethodGet
+		}
 	}
 	for _, p := range c.Paths {
 		if len(p) == 0 || p[0] != '/' {
@@ -397,10 +424,33 @@ func (r *loadRun) prepare(req *fasthttp.Request) {
 	}
 }
 
+// prepareSpec turns req into rs, whatever request it held before.
+func (r *loadRun) prepareSpec(req *fasthttp.Request, rs *RequestSpec) {
+	// Headers of the previous spec are dropped: only Host and the spec's
+	// own headers remain. Reset re-enables normalizing, so it is turned off
+	// again: names go out as the spec spells them.
+	req.Header.Reset()
+	req.Header.DisableNormalizing()
+	req.Header.SetMethod(rs.Method)
+	req.SetRequestURI(rs.URI)
+	req.Header.SetHost(r.cfg.Host)
+	for _, h := range rs.Headers {
+		req.Header.Set(h.Name, h.Value)
+	}
+	req.SetBodyRaw(rs.Body)
+}
+
 // doOne sends request seq and records its outcome in st and the histogram.
 func (r *loadRun) doOne(id int, st *workerStats, req *fasthttp.Request, resp *fasthttp.Response, seq uint64, intended, sendAt time.Duration) {
 	measured := intended >= r.measureStart
-	if n := uint64(len(r.cfg.Paths)); n > 1 {
+	expect := r.cfg.ExpectStatus
+	if n := uint64(len(r.cfg.Requests)); n > 0 {
+		rs := &r.cfg.Requests[seq%n]
+		r.prepareSpec(req, rs)
+		if rs.ExpectStatus != 0 {
+			expect = rs.ExpectStatus
+		}
+	} else if n := uint64(len(r.cfg.Paths)); n > 1 {
 		req.SetRequestURI(r.cfg.Paths[seq%n])
 	}
 	if r.cfg.Mode == OpenLoop && sendAt-intended > r.cfg.Timeout {
@@ -448,7 +498,7 @@ func (r *loadRun) doOne(id int, st *workerStats, req *fasthttp.Request, resp *fa
 	}
 	st.status[code]++
 	switch {
-	case code != r.cfg.ExpectStatus:
+	case expect > 0 && code != expect:
 		st.errors++
 		st.errs[errKindStatus]++
 	case r.cfg.ExpectBodyBytes > 0 && len(resp.Body()) != r.cfg.ExpectBodyBytes:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -237,5 +238,57 @@ func TestClassifyError(t *testing.T) {
 		if got := errKindNames[classifyError(err)]; got != want {
 			t.Errorf("%v: %s, want %s", err, got, want)
 		}
+	}
+}
+
+// TestLoadRequestMix checks LoadConfig.Requests: each spec's method, URI,
+// headers and body go out as given, in proportion to their place in the list,
+// and a spec's own headers do not leak into the next one.
+func TestLoadRequestMix(t *testing.T) {
+	o := startTestOrigin(t, 0)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	o.srv.Handler = func(ctx *fasthttp.RequestCtx) {
+		k := string(ctx.Method()) + " " + string(ctx.RequestURI()) + " key=" + string(ctx.Request.Header.Peek("X-Key")) + " body=" + string(ctx.PostBody())
+		mu.Lock()
+		seen[k]++
+		mu.Unlock()
+		if string(ctx.Path()) == "/teapot" {
+			ctx.SetStatusCode(418)
+		}
+	}
+	body := []byte(`{"a":1}`)
+	res, err := RunLoad(context.Background(), LoadConfig{
+		Addr: o.Addr(), Duration: 5 * time.Second, MaxRequests: 400, Connections: 4,
+		Requests: []RequestSpec{
+			{URI: "/a?x=1", Headers: []Header{{Name: "X-Key", Value: "k1"}}},
+			{Method: "POST", URI: "/b", Body: body},
+			{URI: "/a?x=1", Headers: []Header{{Name: "X-Key", Value: "k1"}}},
+			{URI: "/teapot", ExpectStatus: -1},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{
+		"GET /a?x=1 key=k1 body=":   200,
+		`POST /b key= body={"a":1}`: 100,
+		"GET /teapot key= body=":    100,
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != len(want) {
+		t.Errorf("origin saw %v, want %v", seen, want)
+	}
+	for k, n := range want {
+		if seen[k] != n {
+			t.Errorf("origin saw %q %d times, want %d (all: %v)", k, seen[k], n, seen)
+		}
+	}
+	if res.Errors != 0 || res.Status["418"] != 100 {
+		t.Errorf("errors %d status %v: a spec expecting any status counts 418 as success", res.Errors, res.Status)
+	}
+	if _, err := RunLoad(context.Background(), LoadConfig{Addr: o.Addr(), Duration: time.Second, Requests: []RequestSpec{{URI: "x"}}}); err == nil {
+		t.Error("a spec URI without a leading / was accepted")
 	}
 }
