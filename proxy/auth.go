@@ -44,7 +44,9 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	req := &ctx.Request
 	// Identity headers come only from the gateway, never from the client:
 	// X-Consumer-Name and every header a consumer's headers table sets.
-	req.Header.Del("X-Consumer-Name")
+	if st.seen.has(seenConsumerName) {
+		req.Header.Del("X-Consumer-Name")
+	}
 	for _, name := range st.snap.ConsumerHeaderNames {
 		req.Header.DelBytes(name)
 	}
@@ -196,6 +198,9 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	}
 	h := &ctx.Request.Header
 	if c := st.consumer; c != nil {
+		if len(c.Headers) > 0 {
+			st.seen = seenAll // operator-named headers: the census no longer covers them
+		}
 		for _, kv := range c.Headers {
 			h.SetBytesKV(kv[0], kv[1])
 		}

@@ -58,32 +58,33 @@ func nextToken(list []byte) (tok, rest []byte) {
 // connection, which the response must then honour. The headers are deleted
 // by direct method calls, never through a func value: that would move the
 // copy buffer to the heap on every request that has a Connection header.
-func stripRequestHopByHop(h *fasthttp.RequestHeader) (clientClose bool) {
+func stripRequestHopByHop(h *fasthttp.RequestHeader, seen headerSet) (clientClose bool) {
 	clientClose = h.ConnectionClose()
-	var buf [256]byte
-	for rest := connectionList(buf[:0], h.PeekAll(fasthttp.HeaderConnection)); len(rest) > 0; {
-		var tok []byte
-		tok, rest = nextToken(rest)
-		switch {
-		case len(tok) == 0, httpbytes.EqualFoldASCII(tok, "keep-alive"):
-		case httpbytes.EqualFoldASCII(tok, "close"):
-			clientClose = true
-		case httpbytes.EqualFoldASCII(tok, "content-length"), httpbytes.EqualFoldASCII(tok, "transfer-encoding"), httpbytes.EqualFoldASCII(tok, "host"):
-			// Framing and routing are not the client's to remove: deleting
-			// Content-Length after the body was framed by it would send the
-			// upstream a request without its body, and the body as the next.
-		default:
-			h.DelBytes(tok)
+	if seen.has(seenHop(0)) {
+		var buf [256]byte
+		for rest := connectionList(buf[:0], h.PeekAll(fasthttp.HeaderConnection)); len(rest) > 0; {
+			var tok []byte
+			tok, rest = nextToken(rest)
+			switch {
+			case len(tok) == 0, httpbytes.EqualFoldASCII(tok, "keep-alive"):
+			case httpbytes.EqualFoldASCII(tok, "close"):
+				clientClose = true
+			case httpbytes.EqualFoldASCII(tok, "content-length"), httpbytes.EqualFoldASCII(tok, "transfer-encoding"), httpbytes.EqualFoldASCII(tok, "host"):
+				// Framing and routing are not the client's to remove: deleting
+				// Content-Length after the body was framed by it would send the
+				// upstream a request without its body, and the body as the next.
+			default:
+				h.DelBytes(tok)
+			}
 		}
 	}
-	// One pass finds which hop-by-hop headers are there; only those are
-	// deleted. A Del per name would scan the headers and normalize the name
-	// each time, for headers most requests do not have.
-	if present := hopByHopPresent(h); present != 0 {
-		for i, name := range hopByHop {
-			if present&(1<<i) != 0 {
-				h.Del(name)
-			}
+	// The census (census.go) says which hop-by-hop headers are there; only
+	// those are deleted. A Del per name would scan the headers and normalize
+	// the name each time, for headers most requests do not have.
+	// Transfer-Encoding is fasthttp's to frame: never deleted here.
+	for i, name := range hopByHop {
+		if seen.has(seenHop(i)) && name != "Transfer-Encoding" {
+			h.Del(name)
 		}
 	}
 	// Upstream connections are pooled: never ask the upstream to close one
@@ -92,46 +93,45 @@ func stripRequestHopByHop(h *fasthttp.RequestHeader) (clientClose bool) {
 	return clientClose
 }
 
-// hopByHopPresent returns a bit per hopByHop entry the request carries.
-// Connection is always deleted (its close flag lives apart from the header
-// list); Transfer-Encoding is fasthttp's to frame, never in the list.
-func hopByHopPresent(h *fasthttp.RequestHeader) (present uint16) {
-	present = 1 // Connection
-	for k := range h.All() {
-		for i := 1; i < len(hopByHop); i++ {
-			if len(k) == len(hopByHop[i]) && httpbytes.EqualFoldString(k, hopByHop[i]) {
-				present |= 1 << i
-				break
+// stripResponseHopByHop does the same for the upstream's response.
+func stripResponseHopByHop(h *fasthttp.ResponseHeader) {
+	seen := censusResponse(h)
+	if seen.has(seenHop(0)) {
+		var buf [256]byte
+		for rest := connectionList(buf[:0], h.PeekAll(fasthttp.HeaderConnection)); len(rest) > 0; {
+			var tok []byte
+			tok, rest = nextToken(rest)
+			if len(tok) > 0 && !httpbytes.EqualFoldASCII(tok, "keep-alive") && !httpbytes.EqualFoldASCII(tok, "close") {
+				h.DelBytes(tok)
 			}
 		}
 	}
-	return present
-}
-
-// stripResponseHopByHop does the same for the upstream's response.
-func stripResponseHopByHop(h *fasthttp.ResponseHeader) {
-	var buf [256]byte
-	for rest := connectionList(buf[:0], h.PeekAll(fasthttp.HeaderConnection)); len(rest) > 0; {
-		var tok []byte
-		tok, rest = nextToken(rest)
-		if len(tok) > 0 && !httpbytes.EqualFoldASCII(tok, "keep-alive") && !httpbytes.EqualFoldASCII(tok, "close") {
-			h.DelBytes(tok)
+	for i, name := range hopByHop {
+		// Transfer-Encoding: fasthttp frames the body it writes; deleting
+		// would lose chunked framing of a stream.
+		if seen.has(seenHop(i)) && name != "Transfer-Encoding" {
+			h.Del(name)
 		}
-	}
-	for _, name := range hopByHop {
-		if name == "Transfer-Encoding" {
-			continue // fasthttp frames the body it writes; deleting would lose chunked framing of a stream
-		}
-		h.Del(name)
 	}
 	h.ResetConnectionClose()
 }
 
 // setForwarded adds X-Forwarded-For (the peer appended to what earlier
 // proxies wrote), X-Forwarded-Proto ("http" or "https": the client
-// connection's scheme) and X-Forwarded-Host. scratch is reused.
-func setForwarded(h *fasthttp.RequestHeader, peer netip.Addr, host []byte, scratch []byte, proto string) []byte {
+// connection's scheme) and X-Forwarded-Host. scratch is reused. seen is the
+// request's census: when the client sent none of the three, they are set
+// without looking for earlier fields.
+func setForwarded(h *fasthttp.RequestHeader, seen headerSet, peer netip.Addr, host []byte, scratch []byte, proto string) []byte {
 	b := scratch[:0]
+	if !seen.has(seenForwardedFor | seenForwardedProto | seenForwardedHost) {
+		b = peer.Unmap().WithZone("").AppendTo(b)
+		h.SetCanonical(strXForwardedFor, b)
+		h.SetCanonical(strXForwardedProto, s2b(proto))
+		if len(host) > 0 {
+			h.SetCanonical(strXForwardedHost, host)
+		}
+		return b
+	}
 	for _, v := range h.PeekAll("X-Forwarded-For") {
 		v = httpbytes.TrimOWS(v)
 		if len(v) == 0 {
@@ -163,19 +163,30 @@ func setForwarded(h *fasthttp.RequestHeader, peer netip.Addr, host []byte, scrat
 	if xff > 1 {
 		h.Del("X-Forwarded-For")
 	}
-	h.SetBytesV("X-Forwarded-For", b)
+	h.SetCanonical(strXForwardedFor, b)
 	if proto2 > 1 {
 		h.Del("X-Forwarded-Proto")
 	}
-	h.Set("X-Forwarded-Proto", proto)
+	h.SetCanonical(strXForwardedProto, s2b(proto))
 	if host2 > 0 && (host2 > 1 || len(host) == 0) {
 		h.Del("X-Forwarded-Host")
 	}
 	if len(host) > 0 {
-		h.SetBytesV("X-Forwarded-Host", host)
+		h.SetCanonical(strXForwardedHost, host)
 	}
 	return b
 }
+
+// Canonical header names for SetCanonical, which skips the copy and
+// normalization every Set makes of its name.
+var (
+	strXForwardedFor   = []byte("X-Forwarded-For")
+	strXForwardedProto = []byte("X-Forwarded-Proto")
+	strXForwardedHost  = []byte("X-Forwarded-Host")
+	strVia             = []byte(fasthttp.HeaderVia)
+	strTraceparent     = []byte("Traceparent")
+	strRequestID       = []byte(headerRequestID)
+)
 
 // clientIP is the address the request's policies see as the client: the
 // socket peer, or, when the peer is a trusted proxy, the right-most
@@ -215,9 +226,12 @@ func init() {
 // upstream client speaks only HTTP/1.1 (issue 10, defect 9). It must run
 // after the client's hop-by-hop headers are removed, or "Connection: Via"
 // would strip the marker. scratch is reused and returned; no allocations.
-func appendVia(h *fasthttp.RequestHeader, scratch []byte) []byte {
+func appendVia(h *fasthttp.RequestHeader, seen headerSet, scratch []byte) []byte {
 	b := scratch[:0]
-	fields := h.PeekAll(fasthttp.HeaderVia)
+	var fields [][]byte
+	if seen.has(seenVia) {
+		fields = h.PeekAll(fasthttp.HeaderVia)
+	}
 	n := len(fields)
 	for _, v := range fields {
 		v = httpbytes.TrimOWS(v)
@@ -241,7 +255,7 @@ func appendVia(h *fasthttp.RequestHeader, scratch []byte) []byte {
 	if n > 1 {
 		h.Del(fasthttp.HeaderVia) // every field: a Set alone would leave the second one in place
 	}
-	h.SetBytesV(fasthttp.HeaderVia, b)
+	h.SetCanonical(strVia, b)
 	if !h.IsHTTP11() {
 		h.SetProtocol("HTTP/1.1")
 	}

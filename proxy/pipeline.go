@@ -44,6 +44,7 @@ type reqState struct {
 	preflighted     bool // answered as a CORS preflight: headers are set
 	forwarded       bool // the answer came through the backend's chain
 	upgrade         bool // a WebSocket handshake (seen before hop-by-hop headers go)
+	seen            headerSet // which pipeline-read headers the request may carry (census.go)
 	errCode         string
 	authOutcome     string
 	throttleOutcome string
@@ -78,7 +79,7 @@ func (st *reqState) reset() {
 		bodyBuf = nil // do not pin a large upload's buffer in the pool
 	}
 	*st = reqState{nameBuf: nameBuf, pathBuf: pathBuf, hostBuf: hostBuf, tbuf: tbuf, rbuf: rbuf, ubuf: ubuf, bodyBuf: bodyBuf,
-		c: st.c.keep()}
+		c: st.c.keep(), seen: seenAll}
 }
 
 func (st *reqState) requestID() []byte { return st.id[:st.idLen] }
@@ -182,10 +183,11 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState, inflight int64) o
 		ctx.SetConnectionClose()
 		return answered
 	}
+	st.seen = censusRequest(&ctx.Request.Header)
 	st.upgrade = isWebSocketUpgrade(&ctx.Request.Header)
-	st.clientClose = stripRequestHopByHop(&ctx.Request.Header)
+	st.clientClose = stripRequestHopByHop(&ctx.Request.Header, st.seen)
 	s.requestID(ctx, st)
-	propagateTrace(&ctx.Request.Header, &st.traceID)
+	propagateTrace(&ctx.Request.Header, st.seen, &st.traceID)
 	if o := s.edgeStep(ctx, st); o != proceed { // TLS edge: proxy/tls.go
 		return o
 	}
@@ -194,7 +196,11 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState, inflight int64) o
 		s.reject(ctx, st, fasthttp.StatusServiceUnavailable, CodeOverloaded, "too many concurrent requests")
 		return answered
 	}
-	stage, ok := policy.ParseStage(ctx.Request.Header.Peek("X-Ca-Stage"))
+	var stageName []byte
+	if st.seen.has(seenStage) {
+		stageName = ctx.Request.Header.Peek("X-Ca-Stage")
+	}
+	stage, ok := policy.ParseStage(stageName)
 	if !ok {
 		s.reject(ctx, st, fasthttp.StatusBadRequest, CodeUnknownStage, "unknown X-Ca-Stage: want RELEASE, PRE or TEST")
 		return answered
@@ -280,7 +286,7 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, st *reqState) {
 	if st.clientClose {
 		ctx.SetConnectionClose()
 	}
-	ctx.Response.Header.SetBytesV(headerRequestID, st.requestID())
+	ctx.Response.Header.SetCanonical(strRequestID, st.requestID())
 }
 
 // account records the finished request: per-API counters and latency
@@ -326,14 +332,17 @@ func (s *Server) preflightRoute(ctx *fasthttp.RequestCtx, st *reqState) *policy.
 
 // requestID keeps the client's X-Request-Id when it is a short safe token and
 // makes one otherwise; either way it is sent upstream and echoed.
+// Before admit's census is taken (a request rejected by framing checks), its
+// zero value says "look": seen is all ones then (see reqState.reset).
 func (s *Server) requestID(ctx *fasthttp.RequestCtx, st *reqState) {
-	id := ctx.Request.Header.Peek(headerRequestID)
-	if validRequestID(id) {
-		st.idLen = copy(st.id[:], id)
-		return
+	if st.seen.has(seenRequestID) {
+		if id := ctx.Request.Header.Peek(headerRequestID); validRequestID(id) {
+			st.idLen = copy(st.id[:], id)
+			return
+		}
 	}
 	st.idLen = len(appendRequestID(st.id[:0]))
-	ctx.Request.Header.SetBytesV(headerRequestID, st.requestID())
+	ctx.Request.Header.SetCanonical(strRequestID, st.requestID())
 }
 
 // reject answers a request that matched no API (or failed before routing).

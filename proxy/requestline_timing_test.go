@@ -36,7 +36,7 @@ func BenchmarkAppendVia(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		tmpl.CopyTo(&h)
-		scratch = appendVia(&h, scratch)
+		scratch = appendVia(&h, seenAll, scratch)
 	}
 }
 

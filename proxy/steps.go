@@ -72,6 +72,7 @@ func (s *Server) transformRequest(ctx *fasthttp.RequestCtx, st *reqState) outcom
 	}
 	h := &ctx.Request.Header
 	if ops := &t.RequestHeaders; !ops.Empty() {
+		st.seen = seenAll // operator-named headers: the census no longer covers them
 		for _, n := range ops.Remove {
 			h.DelBytes(n)
 		}

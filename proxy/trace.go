@@ -15,9 +15,12 @@ const traceparentLen = 55 // "00-" 32 "-" 16 "-" 2
 
 // propagateTrace sets the upstream traceparent and copies the trace id
 // (32 lower-case hex digits) into dst.
-func propagateTrace(h *fasthttp.RequestHeader, dst *[32]byte) {
+func propagateTrace(h *fasthttp.RequestHeader, seen headerSet, dst *[32]byte) {
 	var tp [traceparentLen]byte
-	in := h.Peek("Traceparent")
+	var in []byte
+	if seen.has(seenTraceparent) {
+		in = h.Peek("Traceparent")
+	}
 	if validTraceparent(in) {
 		copy(tp[:], in[:traceparentLen])
 		tp[0], tp[1] = '0', '0' // we speak version 00
@@ -30,7 +33,7 @@ func propagateTrace(h *fasthttp.RequestHeader, dst *[32]byte) {
 	}
 	appendHex64(tp[36:36], rand.Uint64()|1) // never all-zero
 	copy(dst[:], tp[3:35])
-	h.SetBytesV("Traceparent", tp[:])
+	h.SetCanonical(strTraceparent, tp[:])
 }
 
 func appendHex64(dst []byte, v uint64) []byte {

@@ -11,7 +11,7 @@ func TestTraceparent(t *testing.T) {
 	var h fasthttp.RequestHeader
 	h.Set("Traceparent", in)
 	var id [32]byte
-	propagateTrace(&h, &id)
+	propagateTrace(&h, seenAll, &id)
 	out := string(h.Peek("Traceparent"))
 	if string(id[:]) != "4bf92f3577b34da6a3ce929d0e0e4736" || out[:36] != in[:36] || out[52:] != "-01" || out[36:52] == in[36:52] {
 		t.Fatalf("kept trace %q, got %q (trace id %s)", in, out, id)
@@ -26,7 +26,7 @@ func TestTraceparent(t *testing.T) {
 		if bad != "" {
 			h.Set("Traceparent", bad)
 		}
-		propagateTrace(&h, &id)
+		propagateTrace(&h, seenAll, &id)
 		out := string(h.Peek("Traceparent"))
 		if !validTraceparent([]byte(out)) || out[3:35] == "4bf92f3577b34da6a3ce929d0e0e4736" && bad != in+"-extra" {
 			t.Errorf("%q: got %q", bad, out)
@@ -34,7 +34,7 @@ func TestTraceparent(t *testing.T) {
 	}
 	// A future version with extra fields keeps its trace id.
 	h.Set("Traceparent", "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what")
-	propagateTrace(&h, &id)
+	propagateTrace(&h, seenAll, &id)
 	if string(id[:]) != "4bf92f3577b34da6a3ce929d0e0e4736" {
 		t.Fatalf("future version: %s", id)
 	}
@@ -47,7 +47,7 @@ func FuzzTraceparent(f *testing.F) {
 		var h fasthttp.RequestHeader
 		h.Set("Traceparent", in)
 		var id [32]byte
-		propagateTrace(&h, &id)
+		propagateTrace(&h, seenAll, &id)
 		if !validTraceparent(h.Peek("Traceparent")) {
 			t.Fatalf("%q produced invalid %q", in, h.Peek("Traceparent"))
 		}

@@ -279,9 +279,11 @@ var handshakeBufs = sync.Pool{New: func() any {
 func (s *Server) prepareUpstreamRequest(ctx *fasthttp.RequestCtx, st *reqState) {
 	req := &ctx.Request
 	api := st.api
-	st.ubuf = setForwarded(&req.Header, st.peer, st.host, st.ubuf[:0], forwardedProto(ctx))
-	req.Header.Del("Expect")
-	st.ubuf = appendVia(&req.Header, st.ubuf[:0])
+	st.ubuf = setForwarded(&req.Header, st.seen, st.peer, st.host, st.ubuf[:0], forwardedProto(ctx))
+	if st.seen.has(seenExpect) {
+		req.Header.Del("Expect")
+	}
+	st.ubuf = appendVia(&req.Header, st.seen, st.ubuf[:0])
 	if api.BackendPath != nil {
 		q := ctx.URI().QueryString()
 		if st.queryModified {
