@@ -40,10 +40,10 @@ type reqState struct {
 	idLen           int
 	id              [maxRequestIDLen]byte
 	stage           policy.StageID
-	clientClose     bool // the client asked to close; the answer says so
-	preflighted     bool // answered as a CORS preflight: headers are set
-	forwarded       bool // the answer came through the backend's chain
-	upgrade         bool // a WebSocket handshake (seen before hop-by-hop headers go)
+	clientClose     bool      // the client asked to close; the answer says so
+	preflighted     bool      // answered as a CORS preflight: headers are set
+	forwarded       bool      // the answer came through the backend's chain
+	upgrade         bool      // a WebSocket handshake (seen before hop-by-hop headers go)
 	seen            headerSet // which pipeline-read headers the request may carry (census.go)
 	errCode         string
 	authOutcome     string
