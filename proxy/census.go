@@ -38,6 +38,16 @@ var censusNames = func() []string {
 		headerRequestID, "X-Ca-Stage", "Expect", "X-Consumer-Name")
 }()
 
+// seenUpgrade is the bit of Upgrade, a WebSocket handshake's mark.
+var seenUpgrade = func() headerSet {
+	for i, name := range hopByHop {
+		if name == "Upgrade" {
+			return seenHop(i)
+		}
+	}
+	panic("BUG: Upgrade is not in hopByHop")
+}()
+
 // seenHop is the bit of hopByHop[i].
 func seenHop(i int) headerSet { return 1 << i }
 

@@ -61,7 +61,7 @@ type reqState struct {
 
 var reqStatePool = sync.Pool{New: func() any {
 	return &reqState{nameBuf: make([]byte, 0, 64), pathBuf: make([]byte, 0, 256), hostBuf: make([]byte, 0, 64),
-		tbuf: make([]byte, 0, 256), rbuf: make([]byte, 0, 256), ubuf: make([]byte, 0, 512)}
+		tbuf: make([]byte, 0, 256), rbuf: make([]byte, 0, 256), ubuf: make([]byte, 0, 512), seen: seenAll}
 }}
 
 func acquireReqState() *reqState { return reqStatePool.Get().(*reqState) }
@@ -184,7 +184,7 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState, inflight int64) o
 		return answered
 	}
 	st.seen = censusRequest(&ctx.Request.Header)
-	st.upgrade = isWebSocketUpgrade(&ctx.Request.Header)
+	st.upgrade = st.seen.has(seenUpgrade) && isWebSocketUpgrade(&ctx.Request.Header)
 	st.clientClose = stripRequestHopByHop(&ctx.Request.Header, st.seen)
 	s.requestID(ctx, st)
 	propagateTrace(&ctx.Request.Header, st.seen, &st.traceID)
