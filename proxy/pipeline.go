@@ -28,10 +28,10 @@ type reqState struct {
 	nameBuf   []byte
 	pathBuf   []byte
 	hostBuf   []byte
-	tbuf      []byte // scratch for one header value at a time
-	rbuf      []byte // template rendering
-	ubuf      []byte // upstream URI, X-Forwarded-For
-	bodyBuf   []byte // a streamed body read for HMAC or parameter checks
+	tbuf      []byte     // scratch for one header value at a time
+	rbuf      []byte     // template rendering
+	ubuf      []byte     // upstream URI, X-Forwarded-For
+	bodyBuf   []byte     // a streamed body read for HMAC or parameter checks
 	c         cacheState // response cache and compression (cache.go); reset only after an API that used it
 }
 
