@@ -73,12 +73,25 @@ func censusResponse(h *fasthttp.ResponseHeader) headerSet {
 }
 
 // censusName returns the bit of one header name, 0 when it is not a census
-// name. The length test comes first: it rules out almost every name.
+// name. Names are looked up by length first: most header names have a
+// length no census name has, and the rest meet one or two candidates.
 func censusName(k []byte) headerSet {
-	for i, name := range censusNames {
-		if len(k) == len(name) && httpbytes.EqualFoldString(k, name) {
+	if len(k) >= len(censusByLen) {
+		return 0
+	}
+	for _, i := range censusByLen[len(k)] {
+		if httpbytes.EqualFoldString(k, censusNames[i]) {
 			return 1 << i
 		}
 	}
 	return 0
 }
+
+// censusByLen lists, per name length, the indexes of census names of that
+// length.
+var censusByLen = func() (t [24][]uint8) {
+	for i, name := range censusNames {
+		t[len(name)] = append(t[len(name)], uint8(i))
+	}
+	return t
+}()

@@ -397,7 +397,7 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	x.Replayable = !req.IsBodyStream()
 	x.Retry, x.Client, x.Path, x.Params = api.Retry, st.client, st.path, &st.params
 	sent := time.Now()
-	x.Deadline = sent.Add(api.Timeout)
+	x.Start, x.Deadline = sent, sent.Add(api.Timeout)
 	err := api.Backend.Upstream.Do(x)
 	s.endUpload(st)
 	if x.Target >= 0 {

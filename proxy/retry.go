@@ -122,7 +122,7 @@ func (c *chain) Do(x *policy.Exchange) error {
 	var err error
 	retrying := false
 	tries, failovers, retries := 0, 0, 0
-	fresh := false
+	fresh, first := false, true
 	t := 0
 	for {
 		now := c.now()
@@ -134,7 +134,11 @@ func (c *chain) Do(x *policy.Exchange) error {
 			tried |= bit(t)
 		}
 		deadline := x.Deadline
-		tnow := time.Now() // one clock read for both checks
+		tnow := x.Start // one clock read for both checks; the first try's is the pipeline's
+		if !first || tnow.IsZero() {
+			tnow = time.Now()
+		}
+		first = false
 		if rp != nil && rp.PerTryTimeout > 0 {
 			if d := tnow.Add(rp.PerTryTimeout); d.Before(deadline) {
 				deadline = d
