@@ -200,6 +200,10 @@ type Exchange struct {
 	// The first try reads it instead of the clock: a wall-and-monotonic
 	// clock read costs about 50-100 ns on a VM's kvm-clock (issue 16).
 	Start time.Time
+	// Now is Start on the pipeline's clock (Unix ns; 0: unknown), which is
+	// also the chain's (proxy.Options.Clock): the first try's balancer and
+	// breaker decisions read it instead of the clock.
+	Now int64
 	// Replayable is set when the body is fully in memory (or there is none):
 	// only then may the chain send the request a second time.
 	Replayable bool

@@ -396,8 +396,18 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	x.Req, x.Resp = req, &ctx.Response
 	x.Replayable = !req.IsBodyStream()
 	x.Retry, x.Client, x.Path, x.Params = api.Retry, st.client, st.path, &st.params
-	sent := time.Now()
-	x.Start, x.Deadline = sent, sent.Add(api.Timeout)
+	// One clock read serves the request: when the pipeline runs on the
+	// process clock and no body was read, the request's start stands for
+	// the send time (microseconds earlier, so the timeout also covers the
+	// gateway's own work). A read body may have taken seconds: the clock is
+	// read again then. (Body() would read a stream whole: streams first.)
+	sent, now := time.Time{}, st.start
+	if s.processClock && !req.IsBodyStream() && len(req.Body()) == 0 {
+		sent = ratelimit.TimeAt(st.start)
+	} else {
+		sent, now = time.Now(), s.clock.Nanotime()
+	}
+	x.Start, x.Now, x.Deadline = sent, now, sent.Add(api.Timeout)
 	err := api.Backend.Upstream.Do(x)
 	s.endUpload(st)
 	if x.Target >= 0 {

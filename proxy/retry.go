@@ -125,7 +125,10 @@ func (c *chain) Do(x *policy.Exchange) error {
 	fresh, first := false, true
 	t := 0
 	for {
-		now := c.now()
+		now := x.Now // the first try's is the pipeline's reading of the same clock
+		if !first || now == 0 {
+			now = c.now()
+		}
 		if !fresh {
 			t, err = c.choose(x, tried, now)
 			if err != nil {

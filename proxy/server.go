@@ -60,6 +60,9 @@ type Server struct {
 	ups      *upstreams
 	inflight atomic.Int64
 	clock    Clock
+	// processClock is set when clock is the process clock: a reading of it
+	// then also stands for real time (ratelimit.TimeAt).
+	processClock bool
 	// State that outlives snapshots: buckets, nonces, fetched JWT keys.
 	limits    ratelimit.Store
 	nonces    nonce.Store
@@ -89,7 +92,8 @@ func New(opts Options) *Server {
 	if clock == nil {
 		clock = processClock{}
 	}
-	return &Server{opts: opts, log: log, clock: clock, ups: newUpstreams(opts.Dial, clock.Nanotime), jwt: jwtauth.NewRegistry(),
+	_, isProcess := clock.(processClock)
+	return &Server{opts: opts, log: log, clock: clock, processClock: isProcess, ups: newUpstreams(opts.Dial, clock.Nanotime), jwt: jwtauth.NewRegistry(),
 		limits: opts.Limits, nonces: opts.Nonces, fleet: opts.Fleet}
 }
 

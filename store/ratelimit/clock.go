@@ -20,6 +20,11 @@ var (
 // monotonic clock (about 20ns; see BenchmarkNanotime).
 func Nanotime() int64 { return wallBase + int64(time.Since(monoBase)) }
 
+// TimeAt returns the time.Time of a Nanotime reading, with its monotonic
+// part, without reading the clock again: deadlines built from it count on
+// the monotonic clock as time.Now's do.
+func TimeAt(nanotime int64) time.Time { return monoBase.Add(time.Duration(nanotime - wallBase)) }
+
 // CoarseClock is a Nanotime cached by a ticker, so a request pays one atomic
 // load for its now. With resolution r, tokens are credited in steps of r:
 // a bucket whose Burst is below Rate*r admits fewer than Rate per second, so
