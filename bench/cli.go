@@ -27,6 +27,9 @@ usage:
                                            change per figure; exit 1 on a regression over the threshold
   sluice-bench origin   -listen 127.0.0.1:PORT
                                            run the origin stub until SIGINT/SIGTERM
+  sluice-bench floor    -listen 127.0.0.1:PORT -origin 127.0.0.1:PORT [-strip-prefix /anon]
+                                           run the floor target until SIGINT/SIGTERM: a minimal
+                                           fasthttp reverse proxy with no policy, tuned as the gateway
   sluice-bench render   -scenario NAME -out DIR
                                            write the gateway and peer configs of a scenario
   sluice-bench scenarios                   list scenarios and presets
@@ -58,6 +61,8 @@ func Main(args []string, stdout, stderr io.Writer, startOrigin OriginStarter) in
 		return cmdCompare(args[1:], stdout, stderr)
 	case "origin":
 		err = cmdOrigin(ctx, args[1:], stdout, stderr, startOrigin)
+	case "floor":
+		err = cmdFloor(ctx, args[1:], stdout, stderr)
 	case "render":
 		err = cmdRender(args[1:], stdout, stderr)
 	case "scenarios":

@@ -1,0 +1,299 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"github.com/sluicegw/sluice/bench/origin"
+	"github.com/valyala/fasthttp"
+)
+
+// The test binary doubles as the floor process of the runner's end-to-end
+// test: the runner starts RunOptions.FloorBin with "floor ..." while the
+// environment asks for the fake gateway (TestMain), so the floor is picked
+// off here, before TestMain runs.
+func init() {
+	if os.Getenv("BENCH_TEST_CHILD") == "gateway" && len(os.Args) > 1 && os.Args[1] == "floor" {
+		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr, nil))
+	}
+}
+
+// startFloor runs the floor in this process against origin and returns
+// its address; it stops with the test.
+func startFloor(t *testing.T, originAddr, prefix string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- runFloor(ctx, "127.0.0.1:0", originAddr, prefix, func(a string) { addrc <- a })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("floor: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("floor did not stop")
+		}
+	})
+	select {
+	case a := <-addrc:
+		return a
+	case err := <-done:
+		t.Fatalf("floor: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("floor did not start")
+	}
+	return ""
+}
+
+// rawClient speaks HTTP/1.1 over one loopback connection, so the test
+// controls every header byte, hop-by-hop ones included.
+type rawClient struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialRaw(t *testing.T, addr string) *rawClient {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawClient{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+// do sends raw (a request head, CRLF line ends added) plus body and reads the answer.
+func (rc *rawClient) do(head string, body []byte) *fasthttp.Response {
+	rc.t.Helper()
+	_ = rc.c.SetDeadline(time.Now().Add(10 * time.Second))
+	msg := strings.ReplaceAll(strings.TrimSpace(head), "\n", "\r\n") + "\r\n\r\n"
+	if _, err := rc.c.Write(append([]byte(msg), body...)); err != nil {
+		rc.t.Fatal(err)
+	}
+	resp := &fasthttp.Response{}
+	if err := resp.Read(rc.br); err != nil {
+		rc.t.Fatalf("reading the answer to %q: %v", head, err)
+	}
+	return resp
+}
+
+// TestFloorProxies checks the floor on real loopback sockets against the
+// origin stub: prefix stripped, body bytes both ways, X-Forwarded-For
+// appended, hop-by-hop headers (and those Connection names) removed, the
+// client's Connection: close honoured, unknown paths refused.
+func TestFloorProxies(t *testing.T) {
+	o, err := origin.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	addr := startFloor(t, o.Addr(), floorPrefix)
+	rc := dialRaw(t, addr)
+
+	resp := rc.do(`GET /anon/echo?x=1 HTTP/1.1
+Host: bench.test
+Connection: keep-alive, X-Hop
+X-Hop: secret
+Keep-Alive: timeout=5
+Proxy-Authorization: Basic Zm9vOmJhcg==
+Proxy-Connection: keep-alive
+Te: trailers
+Upgrade: h2c
+X-Forwarded-For: 203.0.113.7
+X-Keep: yes`, nil)
+	if resp.StatusCode() != 200 {
+		t.Fatalf("echo: status %d: %s", resp.StatusCode(), resp.Body())
+	}
+	var e origin.Echo
+	if err := json.Unmarshal(resp.Body(), &e); err != nil {
+		t.Fatalf("echo body %q: %v", resp.Body(), err)
+	}
+	if e.URI != "/echo?x=1" || e.Host != "bench.test" || e.Method != "GET" {
+		t.Errorf("origin saw %s %s host %s, want GET /echo?x=1 host bench.test", e.Method, e.URI, e.Host)
+	}
+	if got := e.Headers["X-Forwarded-For"]; got != "203.0.113.7, 127.0.0.1" {
+		t.Errorf("X-Forwarded-For %q, want the client appended to the earlier hop", got)
+	}
+	if e.Headers["X-Keep"] != "yes" {
+		t.Errorf("end-to-end header lost: %v", e.Headers)
+	}
+	for _, h := range []string{"Connection", "X-Hop", "Keep-Alive", "Proxy-Authorization", "Proxy-Connection", "Te", "Upgrade"} {
+		if v, ok := e.Headers[h]; ok {
+			t.Errorf("hop-by-hop %s: %q reached the origin", h, v)
+		}
+	}
+
+	// Same client connection: body bytes out, the prefix alone, a query
+	// right after the prefix.
+	resp = rc.do("GET /anon/item?size=1024 HTTP/1.1\nHost: bench.test", nil)
+	if resp.StatusCode() != 200 || len(resp.Body()) != 1024 || string(resp.Header.Peek("X-Origin-Uri")) != "/item?size=1024" {
+		t.Errorf("item: status %d, %d bytes, origin URI %q", resp.StatusCode(), len(resp.Body()), resp.Header.Peek("X-Origin-Uri"))
+	}
+	for uri, want := range map[string]string{"/anon": "/", "/anon?size=5": "/?size=5", "/anon/": "/"} {
+		resp = rc.do("GET "+uri+" HTTP/1.1\nHost: bench.test", nil)
+		if resp.StatusCode() != 200 || string(resp.Header.Peek("X-Origin-Uri")) != want {
+			t.Errorf("%s: status %d, origin URI %q, want %q", uri, resp.StatusCode(), resp.Header.Peek("X-Origin-Uri"), want)
+		}
+	}
+	resp = rc.do("GET /anonymous/item HTTP/1.1\nHost: bench.test", nil)
+	if resp.StatusCode() != 404 {
+		t.Errorf("/anonymous: status %d, want 404 (not under /anon)", resp.StatusCode())
+	}
+
+	// Body bytes in: the origin's /sink digests what it got.
+	body := (&Scenario{BodyBytes: 16384}).Body()
+	sum := md5.Sum(body)
+	resp = rc.do("POST /anon/sink HTTP/1.1\nHost: bench.test\nContent-Type: application/octet-stream\nContent-Length: 16384", body)
+	var sink struct {
+		Bytes int    `json:"bytes"`
+		MD5   string `json:"md5"`
+	}
+	if err := json.Unmarshal(resp.Body(), &sink); err != nil || resp.StatusCode() != 200 ||
+		sink.Bytes != len(body) || sink.MD5 != hex.EncodeToString(sum[:]) {
+		t.Errorf("sink: status %d, %s (%v), want %d bytes md5 %x", resp.StatusCode(), resp.Body(), err, len(body), sum)
+	}
+
+	// The client's Connection: close is honoured, not passed on.
+	resp = rc.do("GET /anon/item?size=10 HTTP/1.1\nHost: bench.test\nConnection: close", nil)
+	if resp.StatusCode() != 200 || len(resp.Body()) != 10 || !resp.ConnectionClose() {
+		t.Errorf("close: status %d, %d bytes, close %v", resp.StatusCode(), len(resp.Body()), resp.ConnectionClose())
+	}
+	_ = rc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := rc.br.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Errorf("connection still open after Connection: close (%d, %v)", n, err)
+	}
+	if o.Requests() != 7 {
+		t.Errorf("origin served %d requests, want 7 (the 404 never reaches it)", o.Requests())
+	}
+}
+
+// TestFloorResponseHopByHop checks the answer's side: hop-by-hop headers
+// of the origin (and those its Connection names) are removed, and an
+// origin closing its connection does not close the client's.
+func TestFloorResponseHopByHop(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		h := &ctx.Response.Header
+		h.Set("Connection", "X-Resp-Hop")
+		h.Set("X-Resp-Hop", "1")
+		h.Set("Keep-Alive", "timeout=1")
+		h.Set("Proxy-Authenticate", "Basic")
+		h.Set("X-Resp-Keep", "yes")
+		if ctx.QueryArgs().Has("close") {
+			ctx.SetConnectionClose()
+		}
+		ctx.Response.SetBodyString("ok")
+	}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	rc := dialRaw(t, startFloor(t, ln.Addr().String(), ""))
+	for _, uri := range []string{"/x?close=1", "/y", "/z?close=1"} {
+		resp := rc.do("GET "+uri+" HTTP/1.1\nHost: bench.test", nil)
+		if resp.StatusCode() != 200 || string(resp.Body()) != "ok" || resp.ConnectionClose() {
+			t.Errorf("%s: status %d body %q close %v", uri, resp.StatusCode(), resp.Body(), resp.ConnectionClose())
+		}
+		if string(resp.Header.Peek("X-Resp-Keep")) != "yes" {
+			t.Errorf("%s: end-to-end header lost", uri)
+		}
+		for _, h := range []string{"X-Resp-Hop", "Keep-Alive", "Proxy-Authenticate"} {
+			if v := resp.Header.Peek(h); v != nil {
+				t.Errorf("%s: hop-by-hop %s: %q reached the client", uri, h, v)
+			}
+		}
+	}
+}
+
+// TestFloorOriginDown: a refused origin connection is a 502, and the floor
+// keeps serving.
+func TestFloorOriginDown(t *testing.T) {
+	rc := dialRaw(t, startFloor(t, closedPort(t), floorPrefix))
+	for range 2 {
+		resp := rc.do("GET /anon/item HTTP/1.1\nHost: bench.test", nil)
+		if resp.StatusCode() != fasthttp.StatusBadGateway {
+			t.Errorf("status %d, want 502", resp.StatusCode())
+		}
+	}
+}
+
+// TestFloorCommand checks the subcommand's checks and that it serves until
+// its context ends.
+func TestFloorCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	for _, args := range [][]string{
+		{"-listen", "10.0.0.1:80", "-origin", "127.0.0.1:1"},
+		{"-listen", "127.0.0.1:0", "-origin", "192.0.2.1:80"},
+		{"-listen", "127.0.0.1:0", "-origin", "127.0.0.1:1", "-strip-prefix", "anon"},
+		{"-listen", "127.0.0.1:0", "-origin", "127.0.0.1:1", "extra"},
+	} {
+		if code := Main(append([]string{"floor"}, args...), &out, &errOut, nil); code != 2 {
+			t.Errorf("floor %v: exit %d, want 2 (usage)", args, code)
+		}
+	}
+	o := startTestOrigin(t, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var stdout syncBuffer
+	go func() {
+		done <- cmdFloor(ctx, []string{"-listen", "127.0.0.1:0", "-origin", o.Addr(), "-strip-prefix", "/api/"}, &stdout, &errOut)
+	}()
+	var addr string
+	for deadline := time.Now().Add(10 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if s := stdout.String(); strings.Contains(s, "listening on ") {
+			addr = strings.Fields(strings.SplitN(s, "listening on ", 2)[1])[0]
+			addr = strings.TrimSuffix(addr, ",")
+		}
+	}
+	if addr == "" {
+		cancel()
+		t.Fatalf("no listening line: %q %q", stdout.String(), errOut.String())
+	}
+	if err := HTTPReady(addr, "/api/ready?size=2")(context.Background()); err != nil {
+		t.Errorf("through the floor: %v", err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("floor exited with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("floor did not stop with its context")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
