@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -508,4 +510,226 @@ func cmdFloor(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return runFloor(ctx, *listen, *origin, *prefix, func(addr string) {
 		fmt.Fprintf(stdout, "floor listening on %s, proxying to %s\n", addr, *origin)
 	})
+}
+
+// floorApplies reports whether the floor belongs in sc: wherever the peers
+// run (a plain-proxy job with a fair comparison), never in a baseline
+// comparison (two gateway configs against each other).
+func (r *runner) floorApplies(sc *Scenario) bool {
+	return !r.opts.NoFloor && sc.Peers && sc.Baseline == ""
+}
+
+// floorReason says why the floor cannot run sc, or "" if it can. Policy
+// that only costs CPU (key checks, limits that never deny, the access log)
+// is fine: the floor just proxies, and the gap is the policy's cost (that is
+// the point of full-chain's floor). Policy that changes the answer is not.
+func (r *runner) floorReason(sc *Scenario) string {
+	for _, f := range sc.Features {
+		if f == FeatureCache {
+			return "the gateway answers from its response cache here; a proxy to the origin is no floor for that"
+		}
+		if st := GatewayFeatures[f].ExpectStatus; st != 0 && st != fasthttp.StatusOK {
+			return fmt.Sprintf("the gateway answers %d here (feature %s); the floor answers what the origin does", st, f)
+		}
+	}
+	if _, err := r.floorBin(); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// floorBin is the binary run as "BIN floor ...".
+func (r *runner) floorBin() (string, error) {
+	bin := r.opts.FloorBin
+	if bin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", fmt.Errorf("floor: cannot find this program to run its floor command: %w", err)
+		}
+		bin = exe
+	}
+	if st, err := os.Stat(bin); err != nil || !st.Mode().IsRegular() {
+		return "", fmt.Errorf("floor binary %s not found", bin)
+	}
+	return filepath.Abs(bin)
+}
+
+// startFloor starts the floor as its own process, pinned and limited to one
+// P like the gateway, proxying to the origin with the bench API's prefix
+// stripped.
+func (r *runner) startFloor(ctx context.Context, dir string) (liveTarget, error) {
+	bin, err := r.floorBin()
+	if err != nil {
+		return liveTarget{}, err
+	}
+	fdir := filepath.Join(dir, TargetFloor)
+	if err := os.MkdirAll(fdir, 0o755); err != nil {
+		return liveTarget{}, err
+	}
+	listen, err := FreeAddr()
+	if err != nil {
+		return liveTarget{}, err
+	}
+	proc, err := StartProc(ctx, ProcSpec{
+		Name:  TargetFloor,
+		Argv:  []string{bin, "floor", "-listen", listen, "-origin", r.origin.Addr(), "-strip-prefix", floorPrefix},
+		Env:   []string{"GOMAXPROCS=1"},
+		Dir:   fdir,
+		Ready: HTTPReady(listen, floorPrefix+"/ready?size=2"),
+	}, r.plan)
+	if err != nil {
+		return liveTarget{}, err
+	}
+	return liveTarget{name: TargetFloor, addr: listen, proc: proc}, nil
+}
+
+// withoutTarget returns ts without name.
+func withoutTarget(ts []string, name string) []string {
+	var out []string
+	for _, t := range ts {
+		if t != name {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// addFloorRatios sets VsFloor on every target that ran beside the floor:
+// the median of its per-repetition ratios to the floor's figures of the
+// same repetition (the same window when time-sliced).
+func addFloorRatios(targets []TargetResult) {
+	var floor *TargetResult
+	for i := range targets {
+		if targets[i].Target == TargetFloor && targets[i].Skipped == "" && !allFailed(targets[i].Runs) {
+			floor = &targets[i]
+		}
+	}
+	if floor == nil {
+		return
+	}
+	for i := range targets {
+		t := &targets[i]
+		if t == floor || t.Target == TargetDirect || t.Skipped != "" || len(t.Runs) == 0 {
+			continue
+		}
+		t.VsFloor = pairRatios(t.Runs, floor.Runs, TargetFloor)
+	}
+}
+
+// cpuOverFloor extracts target's CPU per request over the floor's in
+// scenario, for a goal.
+func cpuOverFloor(scenario, target string) func(*Results) (float64, string, string) {
+	return func(res *Results) (float64, string, string) {
+		var sr *ScenarioResult
+		for i := range res.Scenarios {
+			if res.Scenarios[i].Scenario.Name == scenario {
+				sr = &res.Scenarios[i]
+			}
+		}
+		if sr == nil {
+			return 0, "", "scenario " + scenario + " not in this run"
+		}
+		var t, f *TargetResult
+		for i := range sr.Targets {
+			switch sr.Targets[i].Target {
+			case target:
+				t = &sr.Targets[i]
+			case TargetFloor:
+				f = &sr.Targets[i]
+			}
+		}
+		for _, x := range []struct {
+			name string
+			tr   *TargetResult
+		}{{target, t}, {TargetFloor, f}} {
+			switch {
+			case x.tr == nil:
+				return 0, "", x.name + " did not run"
+			case x.tr.Skipped != "":
+				return 0, "", x.name + " skipped: " + oneLine(x.tr.Skipped)
+			case allFailed(x.tr.Runs):
+				return 0, "", x.name + " failed every repetition"
+			}
+		}
+		switch {
+		case t.VsFloor == nil:
+			return 0, "", "no repetition of " + target + " paired with one of the floor"
+		case t.VsFloor.CPUPerRequestUS <= 0:
+			return 0, "", "no CPU figures"
+		}
+		return t.VsFloor.CPUPerRequestUS, fmt.Sprintf("%s %s vs floor %s µs/req (%s)", target,
+			fmtCPU(t.Median.CPUPerRequestUS), fmtCPU(f.Median.CPUPerRequestUS), fmtOverhead(t.VsFloor.CPUPerRequestUS)), ""
+	}
+}
+
+// fmtOverhead renders a ratio as the overhead it means: 1.052 is "+5.2 %".
+func fmtOverhead(ratio float64) string {
+	if ratio <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%+.1f %%", (ratio-1)*100)
+}
+
+// writeFloorSummary writes, when the floor ran, what it is and a table of
+// every scenario's overhead over it.
+func writeFloorSummary(b *strings.Builder, res *Results) {
+	var rows []ScenarioResult
+	for _, sr := range res.Scenarios {
+		for _, t := range sr.Targets {
+			if t.VsFloor != nil {
+				rows = append(rows, sr)
+				break
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("- `floor` is a minimal fasthttp reverse proxy with no policy (`sluice-bench floor`), tuned as the gateway's " +
+		"server and upstream pool (same fasthttp server options, 16 KiB buffers, keep-alive pool, timeouts), run on one core " +
+		"like the gateway: it strips the route prefix and hop-by-hop headers and appends X-Forwarded-For, nothing else. " +
+		"\"Over the floor\" is the median of per-repetition ratios target / floor, minus one: what the target adds to fasthttp's own cost.\n")
+	b.WriteString("\n### Over the fasthttp floor\n\n")
+	b.WriteString("| scenario | sluice CPU µs/req | floor CPU µs/req | Sluice's CPU over the floor | sluice req/s vs floor | floor CPU vs nginx |\n" +
+		"|---|--:|--:|--:|--:|--:|\n")
+	for _, sr := range rows {
+		var s, f *TargetResult
+		for i := range sr.Targets {
+			switch sr.Targets[i].Target {
+			case TargetSluice:
+				s = &sr.Targets[i]
+			case TargetFloor:
+				f = &sr.Targets[i]
+			}
+		}
+		if f == nil {
+			continue
+		}
+		sCPU, over, tput := "—", "—", "—"
+		if s != nil && s.Skipped == "" {
+			sCPU = fmtCPU(s.Median.CPUPerRequestUS)
+			if s.VsFloor != nil {
+				over, tput = fmtOverhead(s.VsFloor.CPUPerRequestUS), fmtRatio(s.VsFloor.Throughput)
+			}
+		}
+		vsNginx := "—"
+		if f.VsReference != nil && f.VsReference.Reference == "nginx" {
+			vsNginx = fmtRatio(f.VsReference.CPUPerRequestUS)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", sr.Scenario.Name, sCPU, fmtCPU(f.Median.CPUPerRequestUS), over, tput, vsNginx)
+	}
+}
+
+// writeFloorLine writes, under a scenario's table, each target's CPU per
+// request over the floor that ran beside it.
+func writeFloorLine(b *strings.Builder, sr ScenarioResult) {
+	var parts []string
+	for _, t := range sr.Targets {
+		if t.VsFloor != nil && t.VsFloor.CPUPerRequestUS > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s", t.Target, fmtOverhead(t.VsFloor.CPUPerRequestUS)))
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(b, "\nCPU per request over the fasthttp floor (median of per-repetition ratios): %s.\n", strings.Join(parts, ", "))
+	}
 }

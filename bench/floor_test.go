@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"math"
 	"net"
 	"os"
 	"strings"
@@ -296,4 +297,131 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// floorScenario builds an anon-1k result from per-repetition CPU figures
+// (nil: the target did not run) and lets addFloorRatios pair them.
+func floorScenario(sluice, floor, nginx []float64) *Results {
+	sc, err := ScenarioByName("anon-1k")
+	if err != nil {
+		panic(err)
+	}
+	runs := func(cpus []float64) []RunFigures {
+		var out []RunFigures
+		for i, c := range cpus {
+			out = append(out, RunFigures{Rep: i + 1, Figures: Figures{Throughput: 1000 / c, P99: time.Millisecond, CPUPerRequestUS: c}})
+		}
+		return out
+	}
+	sr := ScenarioResult{Scenario: *sc, Reference: "nginx"}
+	for _, t := range []struct {
+		name string
+		cpus []float64
+	}{{TargetSluice, sluice}, {TargetFloor, floor}, {"nginx", nginx}, {TargetDirect, []float64{0, 0}}} {
+		if t.cpus != nil {
+			r := runs(t.cpus)
+			sr.Targets = append(sr.Targets, TargetResult{Target: t.name, Runs: r, Median: medianFigures(r)})
+		}
+	}
+	summarize(sr.Targets, "nginx")
+	addFloorRatios(sr.Targets)
+	return &Results{Schema: resultsSchema, Scenarios: []ScenarioResult{sr}}
+}
+
+func floorGoal(t *testing.T, res *Results) Goal {
+	t.Helper()
+	for _, g := range ComputeGoals(res) {
+		if g.ID == "cpu-over-floor-anon-1k" {
+			return g
+		}
+	}
+	t.Fatal("no floor goal")
+	return Goal{}
+}
+
+// TestFloorGoal: the goal is the median of per-repetition ratios sluice /
+// floor, not the ratio of medians, at most 1.05.
+func TestFloorGoal(t *testing.T) {
+	for _, c := range []struct {
+		name                  string
+		sluice, floor, nginx  []float64
+		status                string
+		ratio                 float64
+		measured, reasonMatch string
+	}{
+		{name: "met", sluice: []float64{20.4, 21, 20.6}, floor: []float64{20, 20, 20}, nginx: []float64{15, 15, 15},
+			status: GoalMet, ratio: 1.03, measured: "sluice 20.60 vs floor 20.00 µs/req (+3.0 %)"},
+		{name: "exactly the limit", sluice: []float64{21, 21}, floor: []float64{20, 20}, nginx: []float64{15, 15},
+			status: GoalMet, ratio: 1.05, measured: "sluice 21.00 vs floor 20.00 µs/req (+5.0 %)"},
+		// Per-rep ratios 1.0 and 1.5: median 1.25, where medians would say 20/15 = 1.33.
+		{name: "per-repetition", sluice: []float64{10, 30}, floor: []float64{10, 20}, nginx: []float64{9, 9},
+			status: GoalMissed, ratio: 1.25, measured: "sluice 20.00 vs floor 15.00 µs/req (+25.0 %)"},
+		{name: "no floor", sluice: []float64{20}, nginx: []float64{15},
+			status: GoalNotMeasured, reasonMatch: "floor did not run"},
+		{name: "no gateway", floor: []float64{20}, nginx: []float64{15},
+			status: GoalNotMeasured, reasonMatch: "sluice did not run"},
+	} {
+		g := floorGoal(t, floorScenario(c.sluice, c.floor, c.nginx))
+		if g.Status != c.status || math.Abs(g.Ratio-c.ratio) > 1e-9 || g.Measured != c.measured ||
+			!strings.Contains(g.Reason, c.reasonMatch) || g.Limit != 1.05 || g.Scenario != "anon-1k" {
+			t.Errorf("%s: %+v, want %s %.3f %q %q", c.name, g, c.status, c.ratio, c.measured, c.reasonMatch)
+		}
+	}
+	// Failed, skipped, absent.
+	res := floorScenario([]float64{20, 20}, []float64{20, 20}, nil)
+	res.Scenarios[0].Targets[1].Skipped = "floor binary x not found"
+	if g := floorGoal(t, res); g.Status != GoalNotMeasured || g.Reason != "floor skipped: floor binary x not found" {
+		t.Errorf("skipped floor: %+v", g)
+	}
+	res = floorScenario([]float64{20, 20}, []float64{20, 20}, nil)
+	for i := range res.Scenarios[0].Targets[0].Runs {
+		res.Scenarios[0].Targets[0].Runs[i].Failed = "boom"
+	}
+	if g := floorGoal(t, res); g.Status != GoalNotMeasured || g.Reason != "sluice failed every repetition" {
+		t.Errorf("failed gateway: %+v", g)
+	}
+	res.Scenarios[0].Scenario.Name = "anon-16k"
+	if g := floorGoal(t, res); g.Status != GoalNotMeasured || g.Reason != "scenario anon-1k not in this run" {
+		t.Errorf("no anon-1k: %+v", g)
+	}
+}
+
+// TestFloorRatiosReport: every target beside the floor but direct gets its
+// ratios to the floor; the report and compare carry them.
+func TestFloorRatiosReport(t *testing.T) {
+	res := floorScenario([]float64{22, 22}, []float64{20, 20}, []float64{16, 16})
+	ts := res.Scenarios[0].Targets
+	if ts[0].VsFloor == nil || math.Abs(ts[0].VsFloor.CPUPerRequestUS-1.1) > 1e-9 || ts[0].VsFloor.Reference != TargetFloor {
+		t.Errorf("sluice vs floor %+v", ts[0].VsFloor)
+	}
+	if ts[2].VsFloor == nil || ts[2].VsFloor.CPUPerRequestUS != 0.8 || ts[1].VsFloor != nil || ts[3].VsFloor != nil {
+		t.Errorf("nginx %+v, floor %+v, direct %+v", ts[2].VsFloor, ts[1].VsFloor, ts[3].VsFloor)
+	}
+	md := RenderMarkdown(res, ".")
+	if !containsAll(md, "### Over the fasthttp floor", "| anon-1k | 22.00 | 20.00 | +10.0 % | 0.91 | 1.25 |",
+		"CPU per request over the fasthttp floor (median of per-repetition ratios): sluice +10.0 %, nginx -20.0 %.",
+		"`floor` is a minimal fasthttp reverse proxy") {
+		t.Errorf("markdown:\n%s", md)
+	}
+	// compare reads the ratio to the floor as a figure of its own.
+	cur := floorScenario([]float64{24, 24}, []float64{20, 20}, []float64{16, 16})
+	var found bool
+	for _, c := range Compare(res, cur, 0.05) {
+		if c.Target == TargetSluice && c.Figure == "cpu_vs_floor" {
+			found = true
+			if c.Old != 1.1 || c.New != 1.2 || !c.Regression {
+				t.Errorf("cpu_vs_floor change %+v", c)
+			}
+		}
+	}
+	if !found {
+		t.Error("compare has no cpu_vs_floor figure")
+	}
+	// Results without the floor (older files) compare as before.
+	old := floorScenario([]float64{22, 22}, nil, []float64{16, 16})
+	for _, c := range Compare(old, cur, 0.05) {
+		if c.Figure == "cpu_vs_floor" {
+			t.Errorf("compared with a run that had no floor: %+v", c)
+		}
+	}
 }

@@ -53,7 +53,7 @@ func TestRunHalfRate(t *testing.T) {
 		t.Errorf("sluice vs nginx %+v", s.VsReference)
 	}
 	for _, g := range res.Goals {
-		measured := g.ID == "cpu-anon-1k" || g.ID == "p99-half-rate"
+		measured := g.ID == "cpu-anon-1k" || g.ID == "p99-half-rate" || g.ID == "cpu-over-floor-anon-1k"
 		if measured != (g.Status != GoalNotMeasured) || (measured && g.Ratio <= 0) {
 			t.Errorf("goal %+v", g)
 		}
