@@ -512,11 +512,12 @@ func cmdFloor(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	})
 }
 
-// floorApplies reports whether the floor belongs in sc: wherever the peers
-// run (a plain-proxy job with a fair comparison), never in a baseline
-// comparison (two gateway configs against each other).
+// floorApplies reports whether the floor belongs in sc: beside the
+// gateway (it is the gateway's reference; alone it says nothing) wherever
+// the peers run (a plain-proxy job with a fair comparison), never in a
+// baseline comparison (two gateway configs against each other).
 func (r *runner) floorApplies(sc *Scenario) bool {
-	return !r.opts.NoFloor && sc.Peers && sc.Baseline == ""
+	return !r.opts.NoFloor && sc.Peers && sc.Baseline == "" && r.gatewayReason(sc) == ""
 }
 
 // floorReason says why the floor cannot run sc, or "" if it can. Policy

@@ -19,12 +19,13 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// The test binary doubles as the floor process of the runner's end-to-end
-// test: the runner starts RunOptions.FloorBin with "floor ..." while the
-// environment asks for the fake gateway (TestMain), so the floor is picked
-// off here, before TestMain runs.
+// The test binary doubles as the floor process of the runner's tests: the
+// runner starts RunOptions.FloorBin (by default this program) with
+// "floor ...", while the environment may ask for the fake gateway
+// (TestMain), so the floor is picked off here, before TestMain runs. A test
+// binary is never otherwise run with a first argument that is not a flag.
 func init() {
-	if os.Getenv("BENCH_TEST_CHILD") == "gateway" && len(os.Args) > 1 && os.Args[1] == "floor" {
+	if len(os.Args) > 1 && os.Args[1] == "floor" {
 		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr, nil))
 	}
 }
@@ -423,5 +424,53 @@ func TestFloorRatiosReport(t *testing.T) {
 		if c.Figure == "cpu_vs_floor" {
 			t.Errorf("compared with a run that had no floor: %+v", c)
 		}
+	}
+}
+
+// TestFloorScenarios: the floor runs beside the gateway in the peer
+// scenarios, the policy ones included, but not where the cache answers,
+// not beside baseline comparisons, not without the gateway, not with
+// -no-floor, and not in the capacity search unless named.
+func TestFloorScenarios(t *testing.T) {
+	r := &runner{opts: RunOptions{GatewayBin: os.Args[0], FloorBin: os.Args[0]}}
+	for _, c := range []struct {
+		scenario string
+		planned  bool
+		reason   string
+	}{
+		{"anon-1k", true, ""}, {"post-16k", true, ""}, {"full-chain", true, ""}, {"idle-10k", true, ""},
+		{"cache-hit", false, "response cache"}, {"hmac", false, ""}, {"anon-1k-log", false, ""}, {"apis-10k", false, ""},
+	} {
+		sc, err := ScenarioByName(c.scenario)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := contains(r.plannedTargets(sc), TargetFloor); got != c.planned {
+			t.Errorf("%s: floor planned %v, want %v", c.scenario, got, c.planned)
+		}
+		if reason := r.floorReason(sc); (c.reason == "") != (reason == "") || !strings.Contains(reason, c.reason) {
+			t.Errorf("%s: reason %q, want %q", c.scenario, reason, c.reason)
+		}
+	}
+	anon, _ := ScenarioByName("anon-1k")
+	r.opts.Preset.Capacity.Scenario = "anon-1k"
+	if ts := r.capacityTargets(); contains(ts, TargetFloor) || !contains(ts, TargetSluice) {
+		t.Errorf("capacity targets %v: the floor only when named", ts)
+	}
+	r.opts.Preset.CapacityTargets = []string{TargetSluice, TargetFloor}
+	if ts := r.capacityTargets(); !contains(ts, TargetFloor) {
+		t.Errorf("capacity targets %v: the floor named", ts)
+	}
+	r.opts.FloorBin = "/nonexistent/sluice-bench"
+	if reason := r.floorReason(anon); !strings.Contains(reason, "not found") {
+		t.Errorf("missing floor binary: %q", reason)
+	}
+	r.opts.NoFloor, r.opts.FloorBin = true, os.Args[0]
+	if contains(r.plannedTargets(anon), TargetFloor) {
+		t.Error("floor planned with NoFloor")
+	}
+	r.opts.NoFloor, r.opts.GatewayBin = false, "/nonexistent/sluice"
+	if contains(r.plannedTargets(anon), TargetFloor) {
+		t.Error("floor planned without the gateway")
 	}
 }

@@ -100,10 +100,8 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Errorf("%s: sluice vs floor %+v", sc, v)
 		}
 	}
-	if f := target("full-chain", TargetFloor); f.Skipped != "" || len(f.Runs) != 2 || f.Median.Errors != 0 {
-		t.Errorf("full-chain: the floor proxies without the policy: %+v", f)
-	}
-	for _, sc := range []string{"test-baseline", "test-sliced"} {
+	// Nor where the gateway cannot run (full-chain's features are off here).
+	for _, sc := range []string{"test-baseline", "test-sliced", "full-chain"} {
 		for _, tr := range byName[sc].Targets {
 			if tr.Target == TargetFloor {
 				t.Errorf("%s: floor beside a baseline comparison", sc)
