@@ -166,6 +166,7 @@ func (f *floorProxy) serve(ctx context.Context, ln net.Listener) error {
 // Static answers of the floor itself; no JSON, no request id.
 var (
 	floorNotFound   = []byte("not found\n")
+	floorBadBody    = []byte("request body not received\n")
 	floorBadGateway = []byte("bad gateway\n")
 	floorNoConns    = []byte("no free upstream connection\n")
 	floorTimeout    = []byte("upstream timeout\n")
@@ -178,6 +179,13 @@ func (f *floorProxy) handle(ctx *fasthttp.RequestCtx) {
 	if !f.stripPrefix(req) {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		ctx.Response.SetBodyRaw(floorNotFound)
+		return
+	}
+	body, err := floorBufferBody(req)
+	if err != nil {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		ctx.Response.SetBodyRaw(floorBadBody)
+		ctx.SetConnectionClose() // the rest of the body may still be on the wire
 		return
 	}
 	clientClose, hasXFF := floorStripRequest(&req.Header)
@@ -212,6 +220,42 @@ func (f *floorProxy) handle(ctx *fasthttp.RequestCtx) {
 	if clientClose {
 		resp.SetConnectionClose()
 	}
+	if body != nil {
+		req.ResetBody() // the request no longer points into the pooled buffer
+		floorBodies.Put(body)
+	}
+}
+
+// floorBodies are request-body buffers, reused across requests.
+var floorBodies = sync.Pool{New: func() any { return new([]byte) }}
+
+// floorBufferBody reads a streamed request body of at most the gateway's
+// stream threshold into a pooled buffer before the upstream is contacted,
+// as the gateway does (request buffering, proxy/body.go's bufferBody; nginx
+// does the same): the body is then sent upstream in one piece, and a slow
+// uploader holds no upstream connection. Chunked and larger bodies stream
+// through as fasthttp writes them. It returns the buffer to put back after
+// the exchange, or nil.
+func floorBufferBody(req *fasthttp.Request) (*[]byte, error) {
+	if !req.IsBodyStream() {
+		return nil, nil
+	}
+	n := req.Header.ContentLength()
+	if n < 0 || n > policy.DefaultStreamThreshold {
+		return nil, nil
+	}
+	bp := floorBodies.Get().(*[]byte)
+	if cap(*bp) < n {
+		*bp = make([]byte, n)
+	}
+	b := (*bp)[:n]
+	if _, err := io.ReadFull(req.BodyStream(), b); err != nil {
+		floorBodies.Put(bp)
+		return nil, err
+	}
+	// Raw: the body is written from this buffer, not copied into fasthttp's.
+	req.SetBodyRaw(b)
+	return bp, nil
 }
 
 func isFloorTimeout(err error) bool {

@@ -61,6 +61,8 @@ func TestFloorHandlerZeroAllocs(t *testing.T) {
 		{"hop-by-hop", "GET /anon/item?size=100 HTTP/1.1\r\nHost: bench.test\r\nConnection: close, X-Hop\r\n" +
 			"X-Hop: 1\r\nKeep-Alive: timeout=5\r\nX-Forwarded-For: 203.0.113.7\r\n\r\n", 0},
 		{"post", "POST /anon/item?size=10 HTTP/1.1\r\nHost: bench.test\r\nContent-Length: 5\r\n\r\nhello", 1},
+		{"post-16k", "POST /anon/item?size=10 HTTP/1.1\r\nHost: bench.test\r\nContent-Length: 16384\r\n\r\n" +
+			string((&Scenario{BodyBytes: 16384}).Body()), 1},
 	} {
 		c := newFloorFakeConn(tc.req)
 		one := func() {

@@ -171,6 +171,20 @@ X-Keep: yes`, nil)
 		t.Errorf("sink: status %d, %s (%v), want %d bytes md5 %x", resp.StatusCode(), resp.Body(), err, len(body), sum)
 	}
 
+	// Bodies the floor does not buffer stream through: one over the
+	// stream threshold, one chunked.
+	big := (&Scenario{BodyBytes: 2<<20 + 3}).Body()
+	bigSum := md5.Sum(big)
+	resp = rc.do("POST /anon/sink HTTP/1.1\nHost: bench.test\nContent-Length: "+itoa(len(big)), big)
+	if err := json.Unmarshal(resp.Body(), &sink); err != nil || sink.Bytes != len(big) || sink.MD5 != hex.EncodeToString(bigSum[:]) {
+		t.Errorf("streamed sink: status %d, %s (%v)", resp.StatusCode(), resp.Body(), err)
+	}
+	resp = rc.do("POST /anon/sink HTTP/1.1\nHost: bench.test\nTransfer-Encoding: chunked", []byte("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"))
+	helloSum := md5.Sum([]byte("hello world"))
+	if err := json.Unmarshal(resp.Body(), &sink); err != nil || sink.Bytes != 11 || sink.MD5 != hex.EncodeToString(helloSum[:]) {
+		t.Errorf("chunked sink: status %d, %s (%v)", resp.StatusCode(), resp.Body(), err)
+	}
+
 	// The client's Connection: close is honoured, not passed on.
 	resp = rc.do("GET /anon/item?size=10 HTTP/1.1\nHost: bench.test\nConnection: close", nil)
 	if resp.StatusCode() != 200 || len(resp.Body()) != 10 || !resp.ConnectionClose() {
@@ -180,8 +194,8 @@ X-Keep: yes`, nil)
 	if n, err := rc.br.Read(make([]byte, 1)); n != 0 || err == nil {
 		t.Errorf("connection still open after Connection: close (%d, %v)", n, err)
 	}
-	if o.Requests() != 7 {
-		t.Errorf("origin served %d requests, want 7 (the 404 never reaches it)", o.Requests())
+	if o.Requests() != 9 {
+		t.Errorf("origin served %d requests, want 9 (the 404 never reaches it)", o.Requests())
 	}
 }
 
@@ -472,5 +486,24 @@ func TestFloorScenarios(t *testing.T) {
 	r.opts.NoFloor, r.opts.GatewayBin = false, "/nonexistent/sluice"
 	if contains(r.plannedTargets(anon), TargetFloor) {
 		t.Error("floor planned without the gateway")
+	}
+}
+
+// TestFloorShortBody: a body that ends before its Content-Length is a 400
+// and never reaches the origin.
+func TestFloorShortBody(t *testing.T) {
+	o := startTestOrigin(t, 0)
+	rc := dialRaw(t, startFloor(t, o.Addr(), floorPrefix))
+	if _, err := rc.c.Write([]byte("POST /anon/item HTTP/1.1\r\nHost: bench.test\r\nContent-Length: 100\r\n\r\nonly ten b")); err != nil {
+		t.Fatal(err)
+	}
+	_ = rc.c.(*net.TCPConn).CloseWrite()
+	_ = rc.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var resp fasthttp.Response
+	if err := resp.Read(rc.br); err != nil || resp.StatusCode() != fasthttp.StatusBadRequest {
+		t.Errorf("short body: status %d (%v), want 400", resp.StatusCode(), err)
+	}
+	if o.Requests() != 0 {
+		t.Errorf("origin got %d requests", o.Requests())
 	}
 }
