@@ -6,9 +6,18 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"fmt"
+	"go/ast"
+	"go/constant"
+	"go/parser"
+	"go/token"
+	"go/types"
 	"math"
 	"net"
 	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +25,7 @@ import (
 
 	json "github.com/goccy/go-json"
 	"github.com/sluicegw/sluice/bench/origin"
+	"github.com/sluicegw/sluice/policy"
 	"github.com/valyala/fasthttp"
 )
 
@@ -505,5 +515,102 @@ func TestFloorShortBody(t *testing.T) {
 	}
 	if o.Requests() != 0 {
 		t.Errorf("origin got %d requests", o.Requests())
+	}
+}
+
+// TestFloorTunedAsGateway keeps the floor's fasthttp server options in step
+// with the gateway's (proxy/server.go, httpServer): the same options set,
+// and the same value wherever the gateway's is a constant. An option added
+// to the gateway fails this test until the floor mirrors it or the list of
+// policy-only options below says why not.
+func TestFloorTunedAsGateway(t *testing.T) {
+	// Set by the gateway for its policy, not its tuning: its pipeline, JSON
+	// errors for parse failures, early refusals of Expect: 100-continue,
+	// tunnels that hijack connections.
+	policyOnly := map[string]bool{"Handler": true, "ErrorHandler": true, "ExpectHandler": true, "KeepHijackedConns": true}
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, filepath.Join("..", "proxy", "server.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gateway := map[string]ast.Expr{}
+	ast.Inspect(file, func(n ast.Node) bool {
+		cl, ok := n.(*ast.CompositeLit)
+		if !ok {
+			return true
+		}
+		sel, ok := cl.Type.(*ast.SelectorExpr)
+		if !ok || sel.Sel.Name != "Server" {
+			return true
+		}
+		if x, ok := sel.X.(*ast.Ident); !ok || x.Name != "fasthttp" {
+			return true
+		}
+		for _, e := range cl.Elts {
+			kv := e.(*ast.KeyValueExpr)
+			gateway[kv.Key.(*ast.Ident).Name] = kv.Value
+		}
+		return false
+	})
+	if len(gateway) < 10 {
+		t.Fatalf("found %d options in proxy/server.go's fasthttp.Server literal", len(gateway))
+	}
+	f, err := newFloorProxy("127.0.0.1:1", floorPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	floor := reflect.ValueOf(f.srv).Elem()
+	for name, expr := range gateway {
+		if policyOnly[name] {
+			continue
+		}
+		field := floor.FieldByName(name)
+		if !field.IsValid() {
+			t.Errorf("gateway option %s: no such fasthttp.Server field", name)
+			continue
+		}
+		src := types.ExprString(expr)
+		tv, err := types.Eval(token.NewFileSet(), nil, token.NoPos, src)
+		if err != nil || tv.Value == nil {
+			// From the config ([server] defaults apply in the bench) or a
+			// value built at run time: the floor must set it too.
+			if field.IsZero() && src != "false" {
+				t.Errorf("gateway sets %s = %s; the floor leaves it unset", name, src)
+			}
+			continue
+		}
+		var want string
+		switch tv.Value.Kind() {
+		case constant.Bool:
+			want = strconv.FormatBool(constant.BoolVal(tv.Value))
+		case constant.Int:
+			want = tv.Value.ExactString()
+		default:
+			t.Errorf("gateway option %s = %s: unexpected constant kind", name, src)
+			continue
+		}
+		if got := fmt.Sprint(field.Interface()); got != want {
+			t.Errorf("gateway sets %s = %s (%s); the floor %s", name, src, want, got)
+		}
+	}
+	// And nothing the gateway does not set.
+	zero := reflect.ValueOf(fasthttp.Server{})
+	for i := 0; i < floor.NumField(); i++ {
+		name := floor.Type().Field(i).Name
+		if !floor.Type().Field(i).IsExported() || name == "Logger" {
+			continue
+		}
+		if _, ok := gateway[name]; !ok && !policyOnly[name] && !reflect.DeepEqual(floor.Field(i).Interface(), zero.Field(i).Interface()) &&
+			floor.Field(i).Kind() != reflect.Func {
+			t.Errorf("the floor sets %s, the gateway does not", name)
+		}
+	}
+	// The config-derived ones with the bench config's values (its [server]
+	// sets none, so the defaults).
+	if f.srv.ReadTimeout != policy.DefaultReadTimeout || f.srv.WriteTimeout != policy.DefaultWriteTimeout ||
+		f.srv.IdleTimeout != policy.DefaultIdleTimeout || f.srv.ReadBufferSize != policy.DefaultMaxHeaderSize ||
+		f.srv.MaxRequestBodySize != policy.DefaultStreamThreshold {
+		t.Errorf("floor server: timeouts %v %v %v, read buffer %d, max body %d: not the [server] defaults",
+			f.srv.ReadTimeout, f.srv.WriteTimeout, f.srv.IdleTimeout, f.srv.ReadBufferSize, f.srv.MaxRequestBodySize)
 	}
 }
