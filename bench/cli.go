@@ -27,7 +27,7 @@ usage:
                                            change per figure; exit 1 on a regression over the threshold
   sluice-bench origin   -listen 127.0.0.1:PORT
                                            run the origin stub until SIGINT/SIGTERM
-  sluice-bench floor    -listen 127.0.0.1:PORT -origin 127.0.0.1:PORT [-strip-prefix /anon]
+  sluice-bench floor    -listen 127.0.0.1:PORT -origin 127.0.0.1:PORT [-strip-prefix /anon] [-cpuprofile FILE]
                                            run the floor target until SIGINT/SIGTERM: a minimal
                                            fasthttp reverse proxy with no policy, tuned as the gateway
   sluice-bench render   -scenario NAME -out DIR

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -536,6 +537,7 @@ func cmdFloor(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	listen := fs.String("listen", "127.0.0.1:8082", "loopback address to listen on (port 0: any)")
 	origin := fs.String("origin", "127.0.0.1:8081", "loopback origin to proxy to")
 	prefix := fs.String("strip-prefix", "", `route prefix removed from every path before proxying ("/anon": /anon/x goes to /x; others get 404)`)
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until exit (as `sluice run -cpuprofile`, to set the two side by side)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -550,6 +552,20 @@ func cmdFloor(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if _, err := newFloorProxy(*origin, *prefix); err != nil {
 		return usageErr("%v", err)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
 	}
 	return runFloor(ctx, *listen, *origin, *prefix, func(addr string) {
 		fmt.Fprintf(stdout, "floor listening on %s, proxying to %s\n", addr, *origin)

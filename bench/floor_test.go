@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"go/ast"
 	"go/constant"
@@ -274,13 +275,30 @@ func TestFloorCommand(t *testing.T) {
 			t.Errorf("floor %v: exit %d, want 2 (usage)", args, code)
 		}
 	}
+	// Documented: the command in the usage text, its flags and -no-floor in -h.
+	out.Reset()
+	errOut.Reset()
+	if Main([]string{"help"}, &out, &errOut, nil); !containsAll(out.String(), "sluice-bench floor", "-strip-prefix /anon") {
+		t.Errorf("usage text:\n%s", out.String())
+	}
+	Main([]string{"floor", "-h"}, &out, &errOut, nil)
+	Main([]string{"run", "-h"}, &out, &errOut, nil)
+	if !containsAll(errOut.String(), "-strip-prefix", "-origin", "-cpuprofile", "-no-floor") {
+		t.Errorf("flag help:\n%s", errOut.String())
+	}
+	errOut.Reset()
 	o := startTestOrigin(t, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var stdout syncBuffer
-	go func() {
-		done <- cmdFloor(ctx, []string{"-listen", "127.0.0.1:0", "-origin", o.Addr(), "-strip-prefix", "/api/"}, &stdout, &errOut)
-	}()
+	args := []string{"-listen", "127.0.0.1:0", "-origin", o.Addr(), "-strip-prefix", "/api/"}
+	profile := ""
+	if f := flag.Lookup("test.cpuprofile"); f == nil || f.Value.String() == "" {
+		// Not when go test profiles this process: one CPU profile at a time.
+		profile = filepath.Join(t.TempDir(), "floor.pprof")
+		args = append(args, "-cpuprofile", profile)
+	}
+	go func() { done <- cmdFloor(ctx, args, &stdout, &errOut) }()
 	var addr string
 	for deadline := time.Now().Add(10 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if s := stdout.String(); strings.Contains(s, "listening on ") {
@@ -303,6 +321,9 @@ func TestFloorCommand(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("floor did not stop with its context")
+	}
+	if st, err := os.Stat(profile); profile != "" && (err != nil || st.Size() == 0) {
+		t.Errorf("no CPU profile written at exit: %v", err)
 	}
 }
 
