@@ -27,6 +27,9 @@ usage:
                                            change per figure; exit 1 on a regression over the threshold
   sluice-bench origin   -listen 127.0.0.1:PORT
                                            run the origin stub until SIGINT/SIGTERM
+  sluice-bench floor    -listen 127.0.0.1:PORT -origin 127.0.0.1:PORT [-strip-prefix /anon] [-cpuprofile FILE]
+                                           run the floor target until SIGINT/SIGTERM: a minimal
+                                           fasthttp reverse proxy with no policy, tuned as the gateway
   sluice-bench render   -scenario NAME -out DIR
                                            write the gateway and peer configs of a scenario
   sluice-bench scenarios                   list scenarios and presets
@@ -58,6 +61,8 @@ func Main(args []string, stdout, stderr io.Writer, startOrigin OriginStarter) in
 		return cmdCompare(args[1:], stdout, stderr)
 	case "origin":
 		err = cmdOrigin(ctx, args[1:], stdout, stderr, startOrigin)
+	case "floor":
+		err = cmdFloor(ctx, args[1:], stdout, stderr)
 	case "render":
 		err = cmdRender(args[1:], stdout, stderr)
 	case "scenarios":
@@ -129,6 +134,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, startO
 	gateway := fs.String("gateway", "./bin/sluice", "built gateway binary")
 	peers := fs.String("peers", "nginx,haproxy,caddy", `peer proxies to compare ("none" for none)`)
 	noDirect := fs.Bool("no-direct", false, "leave out the direct-to-origin ceiling")
+	noFloor := fs.Bool("no-floor", false, "leave out the fasthttp floor (a minimal fasthttp proxy with no policy; see sluice-bench floor)")
 	reference := fs.String("reference", "nginx", "target the ratios are computed against (falls back to direct)")
 	outDir := fs.String("out", "bench/results", "directory for results.json and charts")
 	jsonPath := fs.String("json", "", "results file (default OUT/results.json)")
@@ -153,7 +159,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, startO
 	var warmup, duration *time.Duration
 	if capacityOnly {
 		capScenario = fs.String("scenario", "anon-1k", "scenario whose load is offered")
-		capTargets = fs.String("targets", "", "targets to search (default: sluice, the peers and direct, those available)")
+		capTargets = fs.String("targets", "", "targets to search (default: sluice, the peers and direct, those available; floor only when named)")
 		startRate = fs.Float64("start-rate", 0, "first offered rate, requests/s (default: the preset's)")
 		maxRate = fs.Float64("max-rate", 0, "highest offered rate (default: the preset's)")
 		growth = fs.Float64("growth", 0, "rate multiplier per step (default: the preset's)")
@@ -183,7 +189,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, startO
 		return usageErr("need -slo-p99 > 0 and 0 <= -slo-errors <= 100")
 	}
 	opts := RunOptions{
-		GatewayBin: *gateway, Reference: *reference, OutDir: *outDir, NoDirect: *noDirect,
+		GatewayBin: *gateway, Reference: *reference, OutDir: *outDir, NoDirect: *noDirect, NoFloor: *noFloor,
 		SLO:  SLO{P99: *sloP99, MaxErrorRate: *sloErrors / 100},
 		Peak: *peak, CoresPerNode: *coresPerNode, Headroom: *headroom,
 		CPUProfileDir: *cpuprofile, KeepTemp: *keepTemp, StartOrigin: startOrigin, Log: stderr,

@@ -90,6 +90,11 @@ func Compare(old, cur *Results, threshold float64) []Change {
 			add(sc, t.Target, "peak_rss", float64(a.PeakRSS), float64(b.PeakRSS), LowerIsBetter)
 			add(sc, t.Target, "idle_conn_bytes", a.IdleConnBytes, b.IdleConnBytes, LowerIsBetter)
 			add(sc, t.Target, "error_rate", a.ErrorRate, b.ErrorRate, LowerIsBetter)
+			if o.VsFloor != nil && t.VsFloor != nil {
+				// Read against the floor of the same run, so the machine's
+				// drift between the two runs cancels out (floor.go).
+				add(sc, t.Target, "cpu_vs_floor", o.VsFloor.CPUPerRequestUS, t.VsFloor.CPUPerRequestUS, LowerIsBetter)
+			}
 		}
 	}
 	if old.Capacity != nil && cur.Capacity != nil && old.Capacity.Scenario == cur.Capacity.Scenario {
@@ -150,6 +155,8 @@ func fmtFigure(fig string, v float64) string {
 		return fmt.Sprintf("%.3f%%", v*100)
 	case "cpu_us_per_request":
 		return fmt.Sprintf("%.2f µs", v)
+	case "cpu_vs_floor":
+		return fmt.Sprintf("%.3f", v)
 	}
 	return fmtRate(v)
 }

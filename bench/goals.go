@@ -49,6 +49,9 @@ var goalSpecs = []goalSpec{
 		cpuVs("anon-1k-log", TargetSluice, "sluice-anon-1k")},
 	{"p99-sink-down", "p99, access-log sink down / logging off (log-sink-down / anon-1k)", "log-sink-down", 1.10,
 		p99Vs("log-sink-down", TargetSluice, "sluice-anon-1k")},
+	// Issue 16: what the gateway adds over a plain fasthttp proxy (floor.go).
+	{"cpu-over-floor-anon-1k", "CPU per request over the fasthttp floor, anon-1k: Sluice / floor (overhead <= 5 %)", "anon-1k", 1.05,
+		cpuOverFloor("anon-1k", TargetSluice)},
 }
 
 // GoalScenarios are the scenarios a missed goal may profile.

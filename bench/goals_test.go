@@ -53,6 +53,8 @@ func TestComputeGoals(t *testing.T) {
 		"p99-half-rate":  {GoalMissed, 1.5, "at 25 000 req/s (half of nginx's 50 000): sluice p99 3.00 ms vs nginx 2.00 ms"},
 		"cpu-access-log": {GoalMet, 1.05, "sluice 21.00 vs sluice-anon-1k 20.00 µs/req"},
 		"p99-sink-down":  {GoalMissed, 1.15, "sluice p99 2.30 ms vs sluice-anon-1k 2.00 ms"},
+		// No floor in these figures; floor_test.go computes it from some.
+		"cpu-over-floor-anon-1k": {GoalNotMeasured, 0, ""},
 	}
 	if len(goals) != len(want) {
 		t.Fatalf("%d goals", len(goals))

@@ -12,13 +12,17 @@ import (
 // each with 10% to spare for what the plan does not charge (chart drawing,
 // reading /proc, a slow start of the 10 000-API gateway).
 func TestPresetBudgets(t *testing.T) {
-	all := []string{TargetSluice, "nginx", "haproxy", "caddy", TargetDirect}
+	all := []string{TargetSluice, TargetFloor, "nginx", "haproxy", "caddy", TargetDirect}
 	// The runner's rules: nothing runs a scenario the gateway lacks features
-	// for (when no peer can either), baseline scenarios run two gateways.
+	// for (when no peer can either), baseline scenarios run two gateways,
+	// the floor runs with the peers but not where the cache answers.
+	r := &runner{}
 	targetsFor := func(sc *Scenario) []string {
 		switch {
 		case len(MissingFeatures(sc.Features)) > 0:
 			return nil
+		case sc.Peers && r.floorReason(sc) != "":
+			return withoutTarget(all, TargetFloor)
 		case sc.Baseline != "":
 			return []string{TargetSluice, BaselineTarget(sc)}
 		case sc.Peers && sc.IdleConns > 0:
@@ -39,7 +43,7 @@ func TestPresetBudgets(t *testing.T) {
 			}
 			scs = append(scs, sc)
 		}
-		caps := all
+		caps := withoutTarget(all, TargetFloor) // only when named
 		if len(p.CapacityTargets) > 0 {
 			caps = p.CapacityTargets
 		}

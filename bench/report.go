@@ -58,6 +58,7 @@ func RenderMarkdown(res *Results, mdDir string) string {
 		"on-CPU time of every thread of the process tree (schedstat, ns; utime+stime ticks where unreadable) per response; RSS = peak resident set (VmHWM). " +
 		"Ratios are medians of per-repetition ratios against the reference target. " +
 		"`direct` is the load generator talking to the origin with no proxy: the ceiling.\n")
+	writeFloorSummary(&b, res) // floor.go
 
 	for _, sr := range res.Scenarios {
 		sc := sr.Scenario
@@ -66,6 +67,7 @@ func RenderMarkdown(res *Results, mdDir string) string {
 			fmt.Fprintf(&b, "**Not measured:** %s.\n", strings.TrimSuffix(sr.Skipped, "."))
 		}
 		writeScenarioTable(&b, sr)
+		writeFloorLine(&b, sr) // floor.go
 		if sc.Reading != "" {
 			fmt.Fprintf(&b, "\n**Reading:** %s\n", sc.Reading)
 		}

@@ -67,6 +67,10 @@ type TargetResult struct {
 	// Median is the per-figure median over the successful runs.
 	Median      Figures `json:"median"`
 	VsReference *Ratios `json:"vs_reference,omitempty"`
+	// VsFloor is this target over the fasthttp floor (TargetFloor) that ran
+	// beside it, per-repetition ratios' medians; its CPU ratio minus one is
+	// the target's overhead over a plain fasthttp proxy (nil: no floor ran).
+	VsFloor *Ratios `json:"vs_floor,omitempty"`
 }
 
 // ScenarioResult is one scenario across its targets.

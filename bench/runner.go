@@ -28,6 +28,9 @@ type OriginStarter func(addr string) (Origin, error)
 const (
 	TargetSluice = "sluice"
 	TargetDirect = "direct"
+	// TargetFloor is the fasthttp floor: a minimal reverse proxy with no
+	// policy, tuned as the gateway (floor.go).
+	TargetFloor = "floor"
 )
 
 // RunOptions configure Run.
@@ -42,6 +45,12 @@ type RunOptions struct {
 	Peers []string
 	// NoDirect leaves out the direct-to-origin ceiling.
 	NoDirect bool
+	// NoFloor leaves out the fasthttp floor (floor.go).
+	NoFloor bool
+	// FloorBin is a binary whose "floor" command runs the floor (default:
+	// this program, os.Executable(), which is sluice-bench; a test sets
+	// its own binary).
+	FloorBin string
 	// Reference is the target ratios are computed against (default nginx,
 	// falling back to direct when nginx did not run).
 	Reference string
@@ -281,6 +290,9 @@ func (r *runner) plannedTargets(sc *Scenario) []string {
 			ts = append(ts, BaselineTarget(sc))
 		}
 	}
+	if r.floorApplies(sc) && r.floorReason(sc) == "" {
+		ts = append(ts, TargetFloor)
+	}
 	if sc.Peers {
 		for _, name := range r.opts.Peers {
 			pe, _ := PeerByName(name)
@@ -326,7 +338,9 @@ func (r *runner) capacityTargets() []string {
 	avail := r.plannedTargets(sc)
 	want := r.opts.Preset.CapacityTargets
 	if len(want) == 0 {
-		return avail
+		// The floor's capacity is not a plan anyone needs; it joins the
+		// search only when asked for by name.
+		return withoutTarget(avail, TargetFloor)
 	}
 	var ts []string
 	for _, t := range avail {
@@ -379,6 +393,7 @@ func (r *runner) runScenario(ctx context.Context, sc *Scenario) ScenarioResult {
 	} else {
 		out.Targets = append(r.measure(ctx, sc, live, reps, out.Reference, nil), skipped...)
 	}
+	addFloorRatios(out.Targets)
 	if len(live) == 0 {
 		out.Skipped = "no target could run this scenario"
 	}
@@ -504,6 +519,15 @@ func (r *runner) startTargets(ctx context.Context, sc *Scenario, dir string) ([]
 			} else {
 				live = append(live, t)
 			}
+		}
+	}
+	if r.floorApplies(sc) {
+		if reason := r.floorReason(sc); reason != "" {
+			skip(TargetFloor, reason)
+		} else if t, err := r.startFloor(ctx, dir); err != nil {
+			skip(TargetFloor, err.Error())
+		} else {
+			live = append(live, t)
 		}
 	}
 	for _, name := range r.opts.Peers {

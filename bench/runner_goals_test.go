@@ -53,7 +53,7 @@ func TestRunHalfRate(t *testing.T) {
 		t.Errorf("sluice vs nginx %+v", s.VsReference)
 	}
 	for _, g := range res.Goals {
-		measured := g.ID == "cpu-anon-1k" || g.ID == "p99-half-rate"
+		measured := g.ID == "cpu-anon-1k" || g.ID == "p99-half-rate" || g.ID == "cpu-over-floor-anon-1k"
 		if measured != (g.Status != GoalNotMeasured) || (measured && g.Ratio <= 0) {
 			t.Errorf("goal %+v", g)
 		}
@@ -114,8 +114,8 @@ func TestProfileMissed(t *testing.T) {
 }
 
 // TestRunTimeSlicedPreset: a preset that time-slices every scenario runs the
-// gateway and the direct target (no process: no CPU figure) together, and
-// scales each one's throughput to its own slices.
+// gateway, the floor and the direct target (no process: no CPU figure)
+// together, and scales each one's throughput to its own slices.
 func TestRunTimeSlicedPreset(t *testing.T) {
 	withoutFeatures(t)
 	t.Setenv("BENCH_TEST_CHILD", "gateway")
@@ -132,7 +132,7 @@ func TestRunTimeSlicedPreset(t *testing.T) {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
 	sr := res.Scenarios[0]
-	if sr.Reference != TargetDirect || len(sr.Targets) != 2 {
+	if sr.Reference != TargetDirect || len(sr.Targets) != 3 || sr.Targets[1].Target != TargetFloor {
 		t.Fatalf("targets %+v, reference %q", sr.Targets, sr.Reference)
 	}
 	for _, tr := range sr.Targets {
@@ -140,8 +140,8 @@ func TestRunTimeSlicedPreset(t *testing.T) {
 			if run.Failed != "" || run.Errors != 0 || run.Load == nil {
 				t.Fatalf("%s run %+v\n%s", tr.Target, run, log.String())
 			}
-			// Half the window each: the scaled rate is about twice the raw one.
-			if raw := run.Load.Throughput; run.Throughput < 1.9*raw || run.Throughput > 2.1*raw {
+			// A third of the window each: the scaled rate is about three times the raw one.
+			if raw := run.Load.Throughput; run.Throughput < 2.9*raw || run.Throughput > 3.1*raw {
 				t.Errorf("%s: throughput %.0f, raw %.0f: not scaled to its slices", tr.Target, run.Throughput, raw)
 			}
 			if (tr.Target == TargetDirect) != (run.CPUPerRequestUS == 0) {
@@ -149,10 +149,11 @@ func TestRunTimeSlicedPreset(t *testing.T) {
 			}
 		}
 	}
-	if s := sr.Targets[0]; s.Target != TargetSluice || s.VsReference == nil || s.VsReference.Throughput <= 0 {
-		t.Errorf("sluice vs direct %+v", s)
+	if s := sr.Targets[0]; s.Target != TargetSluice || s.VsReference == nil || s.VsReference.Throughput <= 0 ||
+		s.VsFloor == nil || s.VsFloor.CPUPerRequestUS <= 0 {
+		t.Errorf("sluice vs direct and floor %+v", s)
 	}
-	if n := strings.Count(log.String(), "(time-sliced)"); n != 4 {
-		t.Errorf("%d time-sliced run lines, want 4:\n%s", n, log.String())
+	if n := strings.Count(log.String(), "(time-sliced)"); n != 6 {
+		t.Errorf("%d time-sliced run lines, want 6:\n%s", n, log.String())
 	}
 }

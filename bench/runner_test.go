@@ -50,7 +50,7 @@ func TestRunEndToEnd(t *testing.T) {
 			Capacity: CapacitySpec{Scenario: "anon-1k", StartRate: 300, Growth: 2, MaxRate: 600,
 				StepDuration: 300 * time.Millisecond, BisectSteps: 1, Connections: 32},
 		},
-		GatewayBin: os.Args[0], Peers: []string{}, OutDir: out,
+		GatewayBin: os.Args[0], FloorBin: os.Args[0], Peers: []string{}, OutDir: out,
 		SLO:  SLO{P99: time.Second, MaxErrorRate: 0.01},
 		Peak: 10000, CoresPerNode: 4, Headroom: 0.5,
 		StartOrigin: startRealOrigin, Log: &log,
@@ -78,13 +78,34 @@ func TestRunEndToEnd(t *testing.T) {
 		return TargetResult{}
 	}
 	// Idle connections run without direct (the harness would hold both
-	// ends): the gateway alone, no reference.
-	if ti := byName["test-idle"]; len(ti.Targets) != 1 || ti.Targets[0].Target != TargetSluice || ti.Reference != "" {
+	// ends): the gateway and the floor, no reference.
+	if ti := byName["test-idle"]; len(ti.Targets) != 2 || ti.Targets[0].Target != TargetSluice ||
+		ti.Targets[1].Target != TargetFloor || ti.Reference != "" {
 		t.Errorf("test-idle targets %+v", ti.Targets)
 	}
-	for _, r := range target("test-idle", TargetSluice).Runs {
+	for _, r := range append(target("test-idle", TargetSluice).Runs, target("test-idle", TargetFloor).Runs...) {
 		if r.Failed != "" || r.Requests == 0 || r.Errors != 0 {
 			t.Errorf("test-idle run %+v\n%s", r, log.String())
+		}
+	}
+	// The floor runs beside the gateway wherever the peers would, as its
+	// own process, and the gateway's ratios to it are taken; not beside
+	// the baseline comparisons.
+	for _, sc := range []string{"anon-1k", "test-idle"} {
+		f := target(sc, TargetFloor)
+		if f.Skipped != "" || len(f.Runs) != 2 || f.Median.CPUPerRequestUS <= 0 || f.Median.Errors != 0 {
+			t.Errorf("%s: floor %+v\n%s", sc, f, log.String())
+		}
+		if v := target(sc, TargetSluice).VsFloor; v == nil || v.Reference != TargetFloor || v.CPUPerRequestUS <= 0 {
+			t.Errorf("%s: sluice vs floor %+v", sc, v)
+		}
+	}
+	// Nor where the gateway cannot run (full-chain's features are off here).
+	for _, sc := range []string{"test-baseline", "test-sliced", "full-chain"} {
+		for _, tr := range byName[sc].Targets {
+			if tr.Target == TargetFloor {
+				t.Errorf("%s: floor beside a baseline comparison", sc)
+			}
 		}
 	}
 	for _, sc := range []string{"anon-1k"} {
@@ -167,7 +188,7 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 	}
 	md := RenderMarkdown(res, out)
-	if !containsAll(md, "| sluice |", "| direct |", "needs feature", "![latency vs offered load](capacity-anon-1k.svg)") {
+	if !containsAll(md, "| sluice |", "| direct |", "| floor |", "### Over the fasthttp floor", "needs feature", "![latency vs offered load](capacity-anon-1k.svg)") {
 		t.Errorf("markdown:\n%s", md)
 	}
 }
