@@ -266,21 +266,29 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 	last := res.Runs[len(res.Runs)-1]
 	res.PerCoreBasis = fmt.Sprintf("measured on 1 core (%.0f rps)", one.PerCore)
 	perCore := one.PerCore
-	if last.Cores > 1 && one.Found.Sustainable > 0 {
+	switch {
+	case one.Found.AtMaxRate:
+		// Both figures are lower bounds: a ratio of them says nothing.
+		res.PerCoreBasis = fmt.Sprintf("at least %.0f rps measured on 1 core: the search reached -max-rate still meeting the SLO, so the plan is an upper bound; raise -max-rate for a tighter one; scaling not measured", one.PerCore)
+	case last.Cores > 1 && one.Found.Sustainable > 0:
 		res.Scaling = last.Found.Sustainable / one.Found.Sustainable
 		res.Efficiency = res.Scaling / float64(last.Cores)
-		if last.PerCore < one.PerCore {
+		switch {
+		case last.Found.AtMaxRate:
+			res.PerCoreBasis = fmt.Sprintf("measured on 1 core (%.0f rps): on %d cores the search reached -max-rate, so throughput scaled at least %.2fx and the 1-core figure is used",
+				one.PerCore, last.Cores, res.Scaling)
+		case last.PerCore < one.PerCore:
 			perCore = last.PerCore
 			res.PerCoreBasis = fmt.Sprintf("measured on %d cores (%.0f rps / %d = %.0f rps per core): throughput scaled %.2fx from 1 to %d cores, sub-linearly, so the %d-core figure is used",
 				last.Cores, last.Found.Sustainable, last.Cores, last.PerCore, res.Scaling, last.Cores, last.Cores)
-		} else {
+		default:
 			res.PerCoreBasis = fmt.Sprintf("measured on 1 core (%.0f rps): throughput scaled %.2fx from 1 to %d cores (at least linearly), so the 1-core figure is used",
 				one.PerCore, res.Scaling, last.Cores)
 		}
 	}
 	for _, r := range res.Runs {
 		if r.Found.AtMaxRate {
-			res.Notes = append(res.Notes, fmt.Sprintf("the %d-core search reached -max-rate %.0f still meeting the SLO: capacity is at least that", r.Cores, opt.Search.MaxRate))
+			res.Notes = append(res.Notes, fmt.Sprintf("The %d-core search reached -max-rate %.0f still meeting the SLO: capacity is at least that", r.Cores, opt.Search.MaxRate))
 		}
 	}
 	res.Notes = append(res.Notes, creds.Notes...)

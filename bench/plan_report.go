@@ -134,11 +134,15 @@ func (res *PlanResult) Markdown() string {
 	}
 	if len(res.Runs) > 1 {
 		last := res.Runs[len(res.Runs)-1]
-		p("\nThroughput scaled **%.2fx** from 1 to %d cores (%.0f%% of linear). ", res.Scaling, last.Cores, 100*res.Efficiency)
+		if res.Scaling > 0 {
+			p("\nThroughput scaled **%.2fx** from 1 to %d cores (%.0f%% of linear). ", res.Scaling, last.Cores, 100*res.Efficiency)
+		} else {
+			p("\nScaling not measured: the searches reached -max-rate. ")
+		}
 		if last.Shared {
 			p("With all %d cores the load generator and the origin stub run on the gateway's cores, so the %d-core figure understates the gateway; a node that serves only the gateway does better. ", last.Cores, last.Cores)
 		}
-		p("The plan uses the smaller per-core figure.\n\n")
+		p("Per-core figure used: %s.\n\n", res.PerCoreBasis)
 	} else {
 		p("\nOnly one core was available: scaling was not measured, and the generator shared the gateway's core.\n\n")
 	}
