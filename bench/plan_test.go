@@ -184,7 +184,7 @@ func TestPlanQuickstart(t *testing.T) {
 	res, err := PlanCapacityFromLog(context.Background(), PlanOptions{
 		Config: configPath, Replay: logPath, Peak: 50000, SLO: SLO{P99: 500 * time.Millisecond, MaxErrorRate: 0.01},
 		CoresPerNode: 16, Headroom: 0.7, OutDir: out, GatewayBin: sluiceBinary(t), MixSize: 400,
-		Search: CapacitySpec{StartRate: 100, Growth: 2, MaxRate: 400, StepDuration: 700 * time.Millisecond, BisectSteps: 0},
+		Search:   CapacitySpec{StartRate: 100, Growth: 2, MaxRate: 400, StepDuration: 700 * time.Millisecond, BisectSteps: 0},
 		Progress: &progress,
 	})
 	if err != nil {
@@ -252,16 +252,16 @@ func TestPlanCores(t *testing.T) {
 		perNode                 int
 		cores, nodes            int
 	}{
-		{5000, 50000, 0.7, 16, 15, 1},     // 50000/3500 = 14.29 -> 15 cores, 1 node of 16
-		{5000, 35000, 0.7, 2, 10, 5},      // exact: 10 cores, 5 nodes
-		{5000, 35001, 0.7, 2, 11, 6},      // one request over: 11 cores, 6 nodes
-		{1000, 56000, 0.7, 16, 80, 5},     // exact: 80 cores = 5 nodes of 16
-		{1000, 56001, 0.7, 16, 81, 6},     // just over
-		{12345, 50000, 1, 8, 5, 1},        // 4.05 -> 5
-		{10000, 10000, 1, 1, 1, 1},        // exactly one core
-		{3, 10, 0.1, 3, 34, 12},           // 33.33 cores; 11.11 nodes
-		{7000, 50000, 0.3, 16, 24, 2},     // 23.8 -> 24 cores, 1.49 -> 2 nodes
-		{1e6, 1, 0.7, 64, 1, 1},           // tiny peak still needs one
+		{5000, 50000, 0.7, 16, 15, 1}, // 50000/3500 = 14.29 -> 15 cores, 1 node of 16
+		{5000, 35000, 0.7, 2, 10, 5},  // exact: 10 cores, 5 nodes
+		{5000, 35001, 0.7, 2, 11, 6},  // one request over: 11 cores, 6 nodes
+		{1000, 56000, 0.7, 16, 80, 5}, // exact: 80 cores = 5 nodes of 16
+		{1000, 56001, 0.7, 16, 81, 6}, // just over
+		{12345, 50000, 1, 8, 5, 1},    // 4.05 -> 5
+		{10000, 10000, 1, 1, 1, 1},    // exactly one core
+		{3, 10, 0.1, 3, 34, 12},       // 33.33 cores; 11.11 nodes
+		{7000, 50000, 0.3, 16, 24, 2}, // 23.8 -> 24 cores, 1.49 -> 2 nodes
+		{1e6, 1, 0.7, 64, 1, 1},       // tiny peak still needs one
 		{4200, 4200 * 0.9 * 32, 0.9, 32, 32, 1},
 	} {
 		a, err := PlanCores(c.perCore, c.peak, c.headroom, c.perNode)
