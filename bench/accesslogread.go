@@ -235,7 +235,8 @@ func ReadAccessLog(r io.Reader, name string, fn func(line int, rec *LogRecord) e
 		defer zr.Close()
 		src = zr
 	}
-	sc := bufio.NewScanner(src)
+	er := &errReader{r: src}
+	sc := bufio.NewScanner(er)
 	sc.Buffer(make([]byte, 0, 64<<10), MaxLogLine)
 	var rec LogRecord
 	line, n := 0, 0
@@ -246,6 +247,11 @@ func ReadAccessLog(r io.Reader, name string, fn func(line int, rec *LogRecord) e
 			continue
 		}
 		if err := ParseLogLine(b, &rec); err != nil {
+			// The scanner hands out the partial last line of a stream that
+			// broke off: the break, not the half line, is the news.
+			if er.err != nil && !sc.Scan() {
+				return n, &LogReadError{File: name, Line: line, Err: streamErr(gz, er.err)}
+			}
 			return n, &LogReadError{File: name, Line: line, Err: err}
 		}
 		n++
@@ -254,17 +260,39 @@ func ReadAccessLog(r io.Reader, name string, fn func(line int, rec *LogRecord) e
 		}
 	}
 	if err := sc.Err(); err != nil {
-		switch {
-		case errors.Is(err, bufio.ErrTooLong):
+		if errors.Is(err, bufio.ErrTooLong) {
 			err = fmt.Errorf("line longer than %d bytes", MaxLogLine)
-		case gz && errors.Is(err, io.ErrUnexpectedEOF):
-			err = errors.New("gzip stream truncated (the file ends inside compressed data)")
-		case gz:
-			err = fmt.Errorf("gzip: %w", err)
+		} else {
+			err = streamErr(gz, err)
 		}
 		return n, &LogReadError{File: name, Line: line + 1, Err: err}
 	}
 	return n, nil
+}
+
+// streamErr explains a read error of the log's byte stream.
+func streamErr(gz bool, err error) error {
+	switch {
+	case gz && errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("gzip stream truncated (the file ends inside compressed data)")
+	case gz:
+		return fmt.Errorf("gzip: %w", err)
+	}
+	return err
+}
+
+// errReader remembers the first error other than EOF its reader returned.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // ReadAccessLogFile is ReadAccessLog on a file; a log without any record is
