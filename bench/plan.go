@@ -177,6 +177,12 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 	creds := &replayCreds{APIKeys: map[string]string{}, Apps: map[string][2]string{},
 		JWTSecret: randHex(32), Auth: map[string]*replayAuth{}, APIs: map[string][]string{}}
 	creds.fill(parsed.Config)
+	// Render once up front: a mistake in the config (unknown key, bad
+	// value) is reported at its line before the log is read.
+	if _, _, err := renderReplayConfig(parsed, raw, replayParams{Listen: "127.0.0.1:1", Admin: "127.0.0.1:2",
+		Origin: "127.0.0.1:3", LogPath: filepath.Join(os.TempDir(), "sluice-plan-check.log")}, creds); err != nil {
+		return nil, err
+	}
 	mix, err := DeriveMix(opt.Replay, func(r *LogRecord) error {
 		if r.API == "" {
 			return nil

@@ -22,8 +22,10 @@ type replayList struct {
 	Specs []RequestSpec
 	// hmac[i] is the app key and secret request i is signed with, or nil.
 	hmac []*[2]string
-	// Refs[i] is the API of request i, for the replayed mix.
-	Refs []APIRef
+	// Refs[i] is the API of request i, for the replayed mix; Statuses[i]
+	// its logged status.
+	Refs     []APIRef
+	Statuses []int
 	// Dropped counts the log's records whose kind was too rare for one
 	// slot of the list.
 	Dropped int
@@ -88,6 +90,7 @@ func buildReplay(m *TrafficMix, creds *replayCreds, n int) (*replayList, error) 
 		rl.Specs = append(rl.Specs, spec)
 		rl.hmac = append(rl.hmac, app)
 		rl.Refs = append(rl.Refs, k.key.Ref)
+		rl.Statuses = append(rl.Statuses, smp.Status)
 	}
 	return rl, nil
 }
