@@ -337,7 +337,7 @@ func (o *PlanOptions) normalize() error {
 		return errors.New("bench: plan needs a config (-config) and an access log (-replay)")
 	}
 	if o.OutDir == "" {
-		o.OutDir = "bench/results/plan"
+		o.OutDir = "bench/out/plan"
 	}
 	if o.MixSize == 0 {
 		o.MixSize = 1000

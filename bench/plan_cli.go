@@ -19,7 +19,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sloErrors := fs.Float64("slo-errors", 0.1, "SLO: highest error rate of a load step, in percent")
 	coresPerNode := fs.Int("cores-per-node", 16, "cores per node given to the gateway")
 	headroom := fs.Float64("headroom", 0.7, "fraction of measured capacity to plan on using (0 < h <= 1)")
-	outDir := fs.String("out", "bench/results/plan", "directory for plan.md, plan.json, the charts and the mix-check log")
+	outDir := fs.String("out", "bench/out/plan", "directory for plan.md, plan.json, the charts and the mix-check log")
 	gateway := fs.String("gateway", "./bin/sluice", "built gateway binary")
 	step := fs.Duration("duration", DefaultPlanSearch.StepDuration, "measured length of each load step")
 	warmup := fs.Duration("warmup", DefaultPlanSearch.StepWarmup, "unrecorded warm-up before each load step")
