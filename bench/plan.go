@@ -42,6 +42,9 @@ type PlanOptions struct {
 	// MaxCores caps the cores the scaling runs give the gateway (0: all
 	// this process may use).
 	MaxCores int
+	// Retries is how often a step that missed the SLO is measured again
+	// before it counts as missed (default 0; the command's -retries is 1).
+	Retries int
 	// MixSize is the length of the replayed request list (default 1000):
 	// each kind of request gets round(share x MixSize) entries.
 	MixSize int
@@ -64,6 +67,21 @@ type PlanCoreRun struct {
 	// Shared is true when the gateway had every CPU of the machine, so the
 	// load generator and origin ran on its cores.
 	Shared bool `json:"shared_with_generator"`
+	// CPUPerRequestUS is the gateway's CPU time per request at the
+	// sustainable rate; CPUBound = Cores / that: the rate at which the
+	// gateway's cores would be busy, a cross-check on a latency-bound
+	// figure taken on a noisy machine (not used by the plan).
+	CPUPerRequestUS float64 `json:"cpu_us_per_request,omitempty"`
+	CPUBound        float64 `json:"cpu_bound_rps,omitempty"`
+}
+
+// betterPoint reports whether q is a better measurement than p of the same
+// step: it meets the SLO where p does not, or has the lower p99.
+func betterPoint(slo SLO, q, p CapacityPoint) bool {
+	if slo.Met(q) != slo.Met(p) {
+		return slo.Met(q)
+	}
+	return q.P99 < p.P99
 }
 
 // MixRow compares one API's share in the log with its share in the replay
@@ -551,8 +569,7 @@ func (res *PlanResult) capacityOn(ctx context.Context, opt PlanOptions, parsed *
 		backendP99 = max(backendP99, time.Duration(a.BackendUS.P99)*time.Microsecond)
 	}
 	signer := list.signer()
-	probe := func(ctx context.Context, rate float64) (CapacityPoint, error) {
-		prog.step(label, rate)
+	measure := func(ctx context.Context, rate float64) (CapacityPoint, error) {
 		if !gw.proc.Alive() {
 			return CapacityPoint{}, fmt.Errorf("the gateway exited: %s", gw.proc.StderrTail(400))
 		}
@@ -598,6 +615,23 @@ func (res *PlanResult) capacityOn(ctx context.Context, opt PlanOptions, parsed *
 			label, rate, p.Achieved, p.P50, p.P99, p.ErrorRate*100, p.CPUPerRequestUS)
 		return p, nil
 	}
+	// A step that misses the SLO is measured again (opt.Retries times) and
+	// the better measurement kept: on a shared machine one scheduling
+	// stall of another process puts a step's p99 over the SLO, and a
+	// single early miss would end the search far below the gateway's rate.
+	// A real limit misses every time, so this does not inflate capacity.
+	probe := func(ctx context.Context, rate float64) (CapacityPoint, error) {
+		prog.step(label, rate)
+		p, err := measure(ctx, rate)
+		for i := 0; err == nil && i < opt.Retries && !opt.SLO.Met(p); i++ {
+			logf("plan: %-8s missed the SLO at %.0f rps: measuring again (%d of %d)\n", label, rate, i+1, opt.Retries)
+			var q CapacityPoint
+			if q, err = measure(ctx, rate); err == nil && betterPoint(opt.SLO, q, p) {
+				p = q
+			}
+		}
+		return p, err
+	}
 	found, err := FindCapacity(ctx, opt.Search, opt.SLO, probe)
 	if err != nil {
 		return run, err
@@ -605,6 +639,12 @@ func (res *PlanResult) capacityOn(ctx context.Context, opt PlanOptions, parsed *
 	found.Target = "sluice, " + label
 	run.Found = found
 	run.PerCore = found.Sustainable / float64(n)
+	for _, p := range found.Points {
+		if p.Met && p.Offered == found.Sustainable && p.CPUPerRequestUS > 0 {
+			run.CPUPerRequestUS = p.CPUPerRequestUS
+			run.CPUBound = float64(n) * 1e6 / p.CPUPerRequestUS
+		}
+	}
 	logf("plan: %s: sustainable %.0f rps (%.0f per core)\n", label, found.Sustainable, run.PerCore)
 	return run, nil
 }

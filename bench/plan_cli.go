@@ -27,6 +27,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	maxRate := fs.Float64("max-rate", DefaultPlanSearch.MaxRate, "highest offered rate, requests/s")
 	growth := fs.Float64("growth", DefaultPlanSearch.Growth, "rate multiplier per step until the SLO is missed")
 	bisect := fs.Int("bisect", DefaultPlanSearch.BisectSteps, "bisection steps after the first missed step")
+	retries := fs.Int("retries", 1, "measure a step that missed the SLO again this often, keeping the better (noisy machines)")
 	maxCores := fs.Int("max-cores", 0, "most cores the scaling run gives the gateway (0: all available)")
 	mixSize := fs.Int("mix-size", 1000, "length of the replayed request list (shares are rounded to 1/N)")
 	conns := fs.Int("connections", 0, "most requests in flight (0: from the rate and the logged backend latency)")
@@ -43,8 +44,8 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *sloP99 <= 0 || *sloErrors < 0 || *sloErrors > 100 {
 		return usageErr("need -slo-p99 > 0 and 0 <= -slo-errors <= 100")
 	}
-	if !(*headroom > 0 && *headroom <= 1) || *coresPerNode < 1 || *maxCores < 0 || *conns < 0 {
-		return usageErr("need 0 < -headroom <= 1, -cores-per-node >= 1, -max-cores >= 0, -connections >= 0")
+	if !(*headroom > 0 && *headroom <= 1) || *coresPerNode < 1 || *maxCores < 0 || *conns < 0 || *retries < 0 || *retries > 5 {
+		return usageErr("need 0 < -headroom <= 1, -cores-per-node >= 1, -max-cores >= 0, -connections >= 0, 0 <= -retries <= 5")
 	}
 	search := DefaultPlanSearch
 	search.StepDuration, search.StepWarmup = *step, *warmup
@@ -62,7 +63,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Config: *config, Replay: *replay, Peak: *peak,
 		SLO:          SLO{P99: *sloP99, MaxErrorRate: *sloErrors / 100},
 		CoresPerNode: *coresPerNode, Headroom: *headroom, OutDir: *outDir, GatewayBin: *gateway,
-		Search: search, MaxCores: *maxCores, MixSize: *mixSize, PinHarness: true,
+		Search: search, MaxCores: *maxCores, MixSize: *mixSize, Retries: *retries, PinHarness: true,
 		Log: stderr, Progress: stderr,
 	})
 	if err != nil {

@@ -124,13 +124,14 @@ func (res *PlanResult) Markdown() string {
 	p("- Nodes: ceil(peak / (per-core x cores per node x headroom)) = ceil(%.0f / (%.0f x %d x %.2f)) = ceil(%.3f) = **%d** (%d to survive the loss of one).\n\n",
 		a.Peak, a.PerCore, a.CoresPerNode, a.Headroom, a.Peak/(a.PerCore*float64(a.CoresPerNode)*a.Headroom), a.Nodes, a.Nodes+1)
 
-	p("## Scaling\n\n| gateway cores | CPUs | sustainable (requests/s) | per core | knee | generator |\n|---|---|---|---|---|---|\n")
+	p("## Scaling\n\n| gateway cores | CPUs | sustainable (requests/s) | per core | knee | gateway CPU/request there | CPU-bound rate (cross-check) | generator |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Runs {
 		gen := "on other CPUs"
 		if r.Shared {
 			gen = "**shares the gateway's CPUs**"
 		}
-		p("| %d | %v | %.0f | %.0f | %.0f | %s |\n", r.Cores, r.CPUs, r.Found.Sustainable, r.PerCore, r.Found.Knee, gen)
+		p("| %d | %v | %.0f | %.0f | %.0f | %.1f µs | %.0f | %s |\n", r.Cores, r.CPUs, r.Found.Sustainable, r.PerCore, r.Found.Knee,
+			r.CPUPerRequestUS, r.CPUBound, gen)
 	}
 	if len(res.Runs) > 1 {
 		last := res.Runs[len(res.Runs)-1]
@@ -147,6 +148,7 @@ func (res *PlanResult) Markdown() string {
 		p("\nOnly one core was available: scaling was not measured, and the generator shared the gateway's core.\n\n")
 	}
 
+	p("The CPU-bound rate is the gateway's cores divided by its CPU time per request at the sustainable rate: where its cores would be saturated. When it is far above the sustainable rate, latency (queueing behind other work on this machine, the backend latency the replay reproduces, or the SLO) bounds the figure rather than the gateway's CPU; the plan uses the latency-bound figure, the one the SLO defines.\n\n")
 	p("## Traffic mix\n\nLogged shares from the access log; replayed shares from the replaying gateway's own access log of one pass over the replay list (`%s`).\n\n", filepath.Base(res.MixLog))
 	p("| API | logged | replayed | diff (pp) |\n|---|---|---|---|\n")
 	for _, r := range res.MixCheck {
@@ -181,6 +183,9 @@ func (res *PlanResult) Markdown() string {
 		p("\n![latency vs offered load](%s)\n", filepath.Base(res.Charts[len(res.Charts)-1]))
 	}
 	p("\n## How this was measured, and its limits\n\n")
+	if o.Retries > 0 {
+		p("- A step that missed the SLO was measured again (up to %d times) and the better measurement kept, so a stall of another process on this machine does not end the search early; a real limit misses every time.\n", o.Retries)
+	}
 	p("- The config was replayed as written, except: listeners on free loopback ports, every backend pool answered by the replay origin with each logged request's status, answer size and backend latency, the access log into a temp file, and generated credentials (API keys, HMAC secrets, a JWT key) for the logged consumers, so authentication, limits and logging run as in production.\n")
 	p("- Each kind of request (API, stage, method, consumer, auth outcome, status) appears in the replay list in proportion to its share of the log, interleaved evenly; sizes, paths and latencies come from records sampled evenly within the kind.\n")
 	p("- Rate limits run at many times the logged rate with only the logged consumers, so more requests may be limited than in production; 429 answers cost the gateway less than proxied ones.\n")
