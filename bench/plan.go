@@ -73,6 +73,39 @@ type PlanCoreRun struct {
 	// figure taken on a noisy machine (not used by the plan).
 	CPUPerRequestUS float64 `json:"cpu_us_per_request,omitempty"`
 	CPUBound        float64 `json:"cpu_bound_rps,omitempty"`
+	// CPUWait[i] is, for Found.Points[i], the time the gateway's threads
+	// spent runnable but waiting for a CPU, as a fraction of the step (-1:
+	// unknown). The gateway's own threads queue behind each other too, but
+	// a step that misses the SLO with the gateway's CPU far from busy and
+	// long waits lost its CPU to other work on the machine.
+	CPUWait []float64 `json:"cpu_wait_fraction"`
+}
+
+// runQueueWait is the time all threads of pid spent runnable but not
+// running (the second field of /proc/PID/task/TID/schedstat).
+func runQueueWait(pid int) (time.Duration, error) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var sum time.Duration
+	for _, e := range ents {
+		b, err := os.ReadFile(dir + "/" + e.Name() + "/schedstat")
+		if err != nil {
+			continue // the thread exited meanwhile
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 2 {
+			return 0, errors.New("bench: malformed schedstat")
+		}
+		ns, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			return 0, errors.New("bench: malformed schedstat")
+		}
+		sum += time.Duration(ns)
+	}
+	return sum, nil
 }
 
 // betterPoint reports whether q is a better measurement than p of the same
@@ -569,6 +602,7 @@ func (res *PlanResult) capacityOn(ctx context.Context, opt PlanOptions, parsed *
 		backendP99 = max(backendP99, time.Duration(a.BackendUS.P99)*time.Microsecond)
 	}
 	signer := list.signer()
+	waits := map[float64]float64{} // rate -> run-queue wait of the kept measurement
 	measure := func(ctx context.Context, rate float64) (CapacityPoint, error) {
 		if !gw.proc.Alive() {
 			return CapacityPoint{}, fmt.Errorf("the gateway exited: %s", gw.proc.StderrTail(400))
@@ -587,11 +621,13 @@ func (res *PlanResult) capacityOn(ctx context.Context, opt PlanOptions, parsed *
 			}
 		}
 		cpu0, cpuErr := SampleCPU(gw.proc.PID())
+		wait0, waitErr := runQueueWait(gw.proc.PID())
 		cfg.Duration = opt.Search.StepDuration
 		lr, err := RunLoad(ctx, cfg)
 		if err != nil {
 			return CapacityPoint{}, err
 		}
+		wait1, waitErr1 := runQueueWait(gw.proc.PID())
 		// Keep the replay's access log from filling the disk: the file
 		// sink appends (O_APPEND), so truncating it is safe.
 		_ = os.Truncate(gw.log, 0)
@@ -611,8 +647,13 @@ func (res *PlanResult) capacityOn(ctx context.Context, opt PlanOptions, parsed *
 				p.CPUPerRequestUS = figuresFrom(lr, cpu1.Since(cpu0), MemSample{}).CPUPerRequestUS
 			}
 		}
-		logf("plan: %-8s offered %8.0f rps: achieved %8.0f, p50 %-9v p99 %-9v errors %.3f%%, %.1f µs CPU/request\n",
-			label, rate, p.Achieved, p.P50, p.P99, p.ErrorRate*100, p.CPUPerRequestUS)
+		wait := -1.0
+		if waitErr == nil && waitErr1 == nil && lr.Elapsed > 0 {
+			wait = float64(wait1-wait0) / float64(lr.Elapsed)
+		}
+		waits[rate] = wait
+		logf("plan: %-8s offered %8.0f rps: achieved %8.0f, p50 %-9v p99 %-9v errors %.3f%%, %.1f µs CPU/request, waited for a CPU %.1f%% of the step\n",
+			label, rate, p.Achieved, p.P50, p.P99, p.ErrorRate*100, p.CPUPerRequestUS, 100*wait)
 		return p, nil
 	}
 	// A step that misses the SLO is measured again (opt.Retries times) and
@@ -623,13 +664,15 @@ func (res *PlanResult) capacityOn(ctx context.Context, opt PlanOptions, parsed *
 	probe := func(ctx context.Context, rate float64) (CapacityPoint, error) {
 		prog.step(label, rate)
 		p, err := measure(ctx, rate)
+		w := waits[rate]
 		for i := 0; err == nil && i < opt.Retries && !opt.SLO.Met(p); i++ {
 			logf("plan: %-8s missed the SLO at %.0f rps: measuring again (%d of %d)\n", label, rate, i+1, opt.Retries)
 			var q CapacityPoint
 			if q, err = measure(ctx, rate); err == nil && betterPoint(opt.SLO, q, p) {
-				p = q
+				p, w = q, waits[rate]
 			}
 		}
+		waits[rate] = w
 		return p, err
 	}
 	found, err := FindCapacity(ctx, opt.Search, opt.SLO, probe)
@@ -638,6 +681,9 @@ func (res *PlanResult) capacityOn(ctx context.Context, opt PlanOptions, parsed *
 	}
 	found.Target = "sluice, " + label
 	run.Found = found
+	for _, p := range found.Points {
+		run.CPUWait = append(run.CPUWait, waits[p.Offered])
+	}
 	run.PerCore = found.Sustainable / float64(n)
 	for _, p := range found.Points {
 		if p.Met && p.Offered == found.Sustainable && p.CPUPerRequestUS > 0 {

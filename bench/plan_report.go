@@ -86,6 +86,32 @@ func topShares(ss []Share, n int, empty string) string {
 	return strings.Join(parts, ", ")
 }
 
+// contended reports whether point i missed the SLO while the gateway's
+// cores were less than half busy with its own work and its threads waited
+// for a CPU over 1% of the step: other work on the machine, not the
+// gateway, probably set that p99.
+func (r *PlanCoreRun) contended(i int) bool {
+	if i >= len(r.CPUWait) || i >= len(r.Found.Points) {
+		return false
+	}
+	pt := r.Found.Points[i]
+	busy := pt.Achieved * pt.CPUPerRequestUS / 1e6 / float64(r.Cores)
+	return !pt.Met && pt.CPUPerRequestUS > 0 && busy < 0.5 && r.CPUWait[i] > 0.01
+}
+
+// Contended counts the missed steps of all runs that look contended.
+func (res *PlanResult) Contended() int {
+	n := 0
+	for k := range res.Runs {
+		for i := range res.Runs[k].Found.Points {
+			if res.Runs[k].contended(i) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // Summary is the plan in a few lines, as `sluice-bench plan` prints it.
 func (res *PlanResult) Summary() string {
 	var b strings.Builder
@@ -94,6 +120,9 @@ func (res *PlanResult) Summary() string {
 	fmt.Fprintf(&b, "peak %.0f requests/s at headroom %.2f: %d cores = ceil(%.0f / (%.0f x %.2f)); %d nodes of %d cores = ceil(%.0f / (%.0f x %d x %.2f)); %d with one node spare\n",
 		a.Peak, a.Headroom, a.Cores, a.Peak, a.PerCore, a.Headroom, a.Nodes, a.CoresPerNode, a.Peak, a.PerCore, a.CoresPerNode, a.Headroom, a.Nodes+1)
 	fmt.Fprintf(&b, "replayed mix within %.2f percentage points of the log's, per API\n", res.MaxDiff)
+	if n := res.Contended(); n > 0 {
+		fmt.Fprintf(&b, "warning: %d missed step(s) look contended (the gateway waited for a CPU while less than half busy): other work on this machine set those p99s; the plan is pessimistic, re-run on a quiet machine\n", n)
+	}
 	fmt.Fprintf(&b, "report %s, chart %s\n", res.Report, strings.Join(res.Charts, ", "))
 	return b.String()
 }
@@ -168,16 +197,29 @@ func (res *PlanResult) Markdown() string {
 	p("\nConsumers: %s. Statuses logged: %s.\n\n", topShares(m.Consumers, 10, "anonymous"), topShares(m.Statuses, 10, "-"))
 
 	p("## Load steps\n\nOpen loop, latency from each request's intended send time. 429 answers and the statuses the log has count as answers; transport errors and other statuses count as errors.\n\n")
-	p("| cores | offered | achieved | p50 | p90 | p99 | errors | gateway CPU/request | SLO |\n|---|---|---|---|---|---|---|---|---|\n")
+	p("\"CPU wait\" is the time the gateway's threads were runnable but waiting for a CPU, as a share of the step.\n\n")
+	p("| cores | offered | achieved | p50 | p90 | p99 | errors | gateway CPU/request | CPU wait | SLO |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	contended := 0
 	for _, r := range res.Runs {
-		for _, pt := range r.Found.Points {
+		for i, pt := range r.Found.Points {
 			met := "missed"
 			if pt.Met {
 				met = "met"
 			}
-			p("| %d | %.0f | %.0f | %v | %v | %v | %.3f%% | %.1f µs | %s |\n", r.Cores, pt.Offered, pt.Achieved,
-				pt.P50, pt.P90, pt.P99, 100*pt.ErrorRate, pt.CPUPerRequestUS, met)
+			wait := "-"
+			if i < len(r.CPUWait) && r.CPUWait[i] >= 0 {
+				wait = pct(r.CPUWait[i])
+			}
+			if r.contended(i) {
+				contended++
+				met += " (contended)"
+			}
+			p("| %d | %.0f | %.0f | %v | %v | %v | %.3f%% | %.1f µs | %s | %s |\n", r.Cores, pt.Offered, pt.Achieved,
+				pt.P50, pt.P90, pt.P99, 100*pt.ErrorRate, pt.CPUPerRequestUS, wait, met)
 		}
+	}
+	if contended > 0 {
+		p("\n**%d missed step(s) are marked contended**: the gateway's cores were less than half busy with its own work, yet its threads waited for a CPU over 1%% of the step. Other work on this machine, not the gateway, probably pushed p99 over the SLO there, and the plan is pessimistic: re-run on a quiet machine.\n", contended)
 	}
 	if len(res.Charts) > 0 {
 		p("\n![latency vs offered load](%s)\n", filepath.Base(res.Charts[len(res.Charts)-1]))

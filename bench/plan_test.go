@@ -276,3 +276,38 @@ func TestPlanCores(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanContended: a missed step counts as contended only when the
+// gateway's cores were under half busy and it waited for a CPU.
+func TestPlanContended(t *testing.T) {
+	r := PlanCoreRun{Cores: 2, Found: CapacityResult{Points: []CapacityPoint{
+		{Offered: 1000, Achieved: 1000, CPUPerRequestUS: 100, Met: false}, // 5% busy, waited 3%: contended
+		{Offered: 2000, Achieved: 2000, CPUPerRequestUS: 100, Met: true},  // met
+		{Offered: 9000, Achieved: 9000, CPUPerRequestUS: 200, Met: false}, // 90% busy: the gateway's own limit
+		{Offered: 3000, Achieved: 3000, CPUPerRequestUS: 100, Met: false}, // no wait to speak of
+	}}, CPUWait: []float64{0.03, 0.03, 0.2, 0.001}}
+	res := PlanResult{Runs: []PlanCoreRun{r}}
+	if !r.contended(0) || r.contended(1) || r.contended(2) || r.contended(3) || res.Contended() != 1 {
+		t.Errorf("contended: %v %v %v %v, total %d", r.contended(0), r.contended(1), r.contended(2), r.contended(3), res.Contended())
+	}
+	if w, err := runQueueWait(os.Getpid()); err != nil || w < 0 {
+		t.Errorf("runQueueWait(self) = %v, %v", w, err)
+	}
+	if _, err := runQueueWait(1 << 30); err == nil {
+		t.Error("runQueueWait of no process: no error")
+	}
+}
+
+// TestProgressLine: step k of n, the rate, and an ETA from the mean step.
+func TestProgressLine(t *testing.T) {
+	var b strings.Builder
+	p := newProgress(&b, 10)
+	p.step("1 core", 250)
+	p.step("1 core", 500)
+	if got := p.line("1 core", 500, 20*time.Second); got != "plan: step 2 of at most 10, 1 core, offering 500 rps, elapsed 20s, ETA at most 3m0s" {
+		t.Errorf("line: %q", got)
+	}
+	if lines := strings.Split(strings.TrimSpace(b.String()), "\n"); len(lines) != 2 || strings.Contains(b.String(), "\r") {
+		t.Errorf("not a terminal: want one line per step, got %q", b.String())
+	}
+}
