@@ -48,13 +48,13 @@ type mixKindKey struct {
 
 // mixSample is what a replay needs of one logged request.
 type mixSample struct {
-	Host, Path, Query   string
-	BytesIn, BytesOut   int64
-	BackendUS, Latency  int64
-	Status              int
-	ReachedBackend      bool
-	Cache, Throttle     string
-	Consumer, Auth, Via string
+	Host, Path, Query string
+	BytesIn, BytesOut int64
+	BackendUS         int64
+	Status            int
+	// ReachedBackend: the record names an upstream or backend time, so
+	// the origin's answer waits BackendUS.
+	ReachedBackend bool
 }
 
 // mixKind is one kind with a bounded, evenly drawn sample of its records.
@@ -193,9 +193,7 @@ func (b *mixBuilder) add(r *LogRecord) error {
 	k.count++
 	s := mixSample{
 		Host: r.Host, Path: r.Path, Query: r.Query, BytesIn: r.BytesIn, BytesOut: r.BytesOut,
-		BackendUS: r.BackendUS, Latency: r.LatencyUS, Status: r.Status,
-		ReachedBackend: r.Upstream != "" || r.BackendUS > 0,
-		Cache:          r.Cache, Throttle: r.Throttle, Consumer: r.Consumer, Auth: r.Auth,
+		BackendUS: r.BackendUS, Status: r.Status, ReachedBackend: r.Upstream != "" || r.BackendUS > 0,
 	}
 	// Reservoir sampling (Algorithm R): every record of the kind has the same
 	// chance to be replayed, whatever the log's length.
