@@ -311,3 +311,28 @@ func TestProgressLine(t *testing.T) {
 		t.Errorf("not a terminal: want one line per step, got %q", b.String())
 	}
 }
+
+// TestMainPlanUsage: the command refuses incomplete or out-of-range flags
+// with exit 2 and says which, and reports a bad input with exit 1.
+func TestMainPlanUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"plan"},
+		{"plan", "-config", "testdata/plan/auth.toml", "-replay", "testdata/plan/auth.log"},
+		{"plan", "-config", "testdata/plan/auth.toml", "-replay", "testdata/plan/auth.log", "-peak", "100", "-headroom", "1.5"},
+		{"plan", "-config", "testdata/plan/auth.toml", "-replay", "testdata/plan/auth.log", "-peak", "100", "-growth", "1"},
+		{"plan", "-config", "testdata/plan/auth.toml", "-replay", "testdata/plan/auth.log", "-peak", "100", "-retries", "9"},
+		{"plan", "-nope"},
+	} {
+		if code, _, errs := runMain(t, args...); code != 2 || !strings.Contains(errs, "sluice-bench plan") {
+			t.Errorf("%v: exit %d, %s", args[1:], code, errs)
+		}
+	}
+	code, _, errs := runMain(t, "plan", "-config", "testdata/plan/auth.toml", "-replay", "testdata/plan/missing.log",
+		"-peak", "100", "-gateway", os.Args[0])
+	if code != 1 || !strings.Contains(errs, "missing.log") {
+		t.Errorf("missing log: exit %d, %s", code, errs)
+	}
+	if code, out, _ := runMain(t, "help"); code != 0 || !strings.Contains(out, "sluice-bench plan") {
+		t.Errorf("help lacks plan: %s", out)
+	}
+}
