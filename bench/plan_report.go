@@ -119,6 +119,9 @@ func (res *PlanResult) Summary() string {
 	fmt.Fprintf(&b, "per-core capacity: %.0f requests/s under %s (%s)\n", a.PerCore, res.Options.SLO, res.PerCoreBasis)
 	fmt.Fprintf(&b, "peak %.0f requests/s at headroom %.2f: %d cores = ceil(%.0f / (%.0f x %.2f)); %d nodes of %d cores = ceil(%.0f / (%.0f x %d x %.2f)); %d with one node spare\n",
 		a.Peak, a.Headroom, a.Cores, a.Peak, a.PerCore, a.Headroom, a.Nodes, a.CoresPerNode, a.Peak, a.PerCore, a.CoresPerNode, a.Headroom, a.Nodes+1)
+	if n := len(res.Runs); n > 1 && res.Runs[n-1].Shared {
+		fmt.Fprintf(&b, "with all %d cores the load generator and origin shared the gateway's cores: that figure understates the gateway\n", res.Runs[n-1].Cores)
+	}
 	fmt.Fprintf(&b, "replayed mix within %.2f percentage points of the log's, per API\n", res.MaxDiff)
 	if n := res.Contended(); n > 0 {
 		fmt.Fprintf(&b, "warning: %d missed step(s) look contended (the gateway waited for a CPU while less than half busy): other work on this machine set those p99s; the plan is pessimistic, re-run on a quiet machine\n", n)

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"os/exec"
@@ -229,6 +230,13 @@ func TestPlanQuickstart(t *testing.T) {
 	}
 	if len(res.Runs) == 0 || res.Runs[0].Cores != 1 || len(res.Runs[0].Found.Points) == 0 {
 		t.Errorf("runs %+v", res.Runs)
+	}
+	var back struct {
+		Plan PlanArithmetic `json:"plan"`
+		Runs []PlanCoreRun  `json:"runs"`
+	}
+	if js, err := os.ReadFile(res.JSON); err != nil || json.Unmarshal(js, &back) != nil || back.Plan != a || len(back.Runs) != len(res.Runs) {
+		t.Errorf("plan.json: %v, %+v", err, back.Plan)
 	}
 	t.Logf("%s", res.Summary())
 }
