@@ -342,6 +342,9 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 			res.PerCoreBasis = fmt.Sprintf("measured on 1 core (%.0f rps): throughput scaled %.2fx from 1 to %d cores (at least linearly), so the 1-core figure is used",
 				one.PerCore, res.Scaling, last.Cores)
 		}
+	case last.PerCore > 0:
+		perCore = last.PerCore
+		res.PerCoreBasis = fmt.Sprintf("measured on %d cores (%.0f rps / %d): no step on 1 core met the SLO", last.Cores, last.Found.Sustainable, last.Cores)
 	}
 	for _, r := range res.Runs {
 		if r.Found.AtMaxRate {
@@ -350,14 +353,9 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 	}
 	res.Notes = append(res.Notes, creds.Notes...)
 	res.Notes = append(res.Notes, list.Notes...)
-	if perCore <= 0 {
-		return res, fmt.Errorf("bench: no load step met the SLO (%s), not even %.0f rps: no plan (see the points in %s)",
-			opt.SLO, opt.Search.StartRate, opt.OutDir)
-	}
-	if res.Plan, err = PlanCores(perCore, opt.Peak, opt.Headroom, opt.CoresPerNode); err != nil {
-		return res, err
-	}
 
+	// The chart and plan.json are written even without a plan: the points
+	// show what missed the SLO.
 	results := make([]CapacityResult, len(res.Runs))
 	for i, r := range res.Runs {
 		results[i] = r.Found
@@ -366,20 +364,33 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 	if res.Charts, err = WriteLatencyCharts(results, "Replayed traffic: latency vs offered load", base); err != nil {
 		return res, err
 	}
+	res.JSON = filepath.Join(opt.OutDir, "plan.json")
+	if perCore <= 0 {
+		res.Took = time.Since(res.Started)
+		if err := res.writeJSON(); err != nil {
+			return res, err
+		}
+		return res, fmt.Errorf("bench: no load step met the SLO (%s), not even at the lowest rate tried: no plan (the steps are in %s and %s)",
+			opt.SLO, res.JSON, strings.Join(res.Charts, ", "))
+	}
+	if res.Plan, err = PlanCores(perCore, opt.Peak, opt.Headroom, opt.CoresPerNode); err != nil {
+		return res, err
+	}
 	res.Took = time.Since(res.Started)
 	res.Report = filepath.Join(opt.OutDir, "plan.md")
-	res.JSON = filepath.Join(opt.OutDir, "plan.json")
 	if err := os.WriteFile(res.Report, []byte(res.Markdown()), 0o644); err != nil {
 		return res, err
 	}
+	return res, res.writeJSON()
+}
+
+// writeJSON writes res to res.JSON.
+func (res *PlanResult) writeJSON() error {
 	js, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
-		return res, err
+		return err
 	}
-	if err := os.WriteFile(res.JSON, append(js, '\n'), 0o644); err != nil {
-		return res, err
-	}
-	return res, nil
+	return os.WriteFile(res.JSON, append(js, '\n'), 0o644)
 }
 
 // normalize fills defaults and checks the options.

@@ -164,3 +164,25 @@ func TestPlanBadInputs(t *testing.T) {
 		t.Errorf("missing gateway: %v", err)
 	}
 }
+
+// TestPlanNoStepMeetsSLO: an SLO nothing can meet gives no plan but an
+// error that points at the written steps; on the way, the mix check
+// replays the authenticated config (keys, HMAC, JWT) within 2 pp.
+func TestPlanNoStepMeetsSLO(t *testing.T) {
+	out := t.TempDir()
+	res, err := PlanCapacityFromLog(context.Background(), PlanOptions{
+		Config: "testdata/plan/auth.toml", Replay: "testdata/plan/auth.log", Peak: 1000,
+		SLO: SLO{P99: time.Nanosecond}, CoresPerNode: 16, Headroom: 0.7, OutDir: out, GatewayBin: sluiceBinary(t),
+		MixSize: 50, MaxCores: 1,
+		Search: CapacitySpec{StartRate: 50, Growth: 2, MaxRate: 100, StepDuration: 300 * time.Millisecond},
+	})
+	if err == nil || !strings.Contains(err.Error(), "no load step met the SLO") || !strings.Contains(err.Error(), "plan.json") {
+		t.Fatalf("err %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "plan.json")); err != nil {
+		t.Error(err)
+	}
+	if res == nil || res.MaxDiff > 2 || len(res.MixCheck) != 3 || res.Statuses["401"] == 0 || res.Statuses["200"] == 0 {
+		t.Errorf("mix check: %+v, statuses %v", res.MixCheck, res.Statuses)
+	}
+}
