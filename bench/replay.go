@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluicegw/sluice/bench/origin"
@@ -55,7 +56,7 @@ func buildReplay(m *TrafficMix, creds *replayCreds, n int) (*replayList, error) 
 	tokens := map[string]string{}
 	for _, s := range slots {
 		k, smp := s.kind, s.sample
-		spec := RequestSpec{Method: k.key.Method, URI: smp.Path, ExpectStatus: -1}
+		spec := RequestSpec{Method: k.key.Method, URI: escapePath(smp.Path), ExpectStatus: -1}
 		if q := dropMasked(smp.Query); q != "" {
 			spec.URI += "?" + q
 		}
@@ -195,4 +196,30 @@ func (rl *replayList) apiShares() map[APIRef]float64 {
 		out[r.apiOnly()] += 1 / float64(len(rl.Refs))
 	}
 	return out
+}
+
+// escapePath percent-encodes a logged path for a request line. The gateway
+// logs the path decoded (fasthttp's URI.Path), so a space, a '%', a '?' or
+// a non-ASCII byte in it must be encoded again for the gateway to decode
+// the same path; RFC 3986 path characters stay as they are.
+func escapePath(p string) string {
+	const hex = "0123456789ABCDEF"
+	var b []byte
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0 {
+			if b != nil {
+				b = append(b, c)
+			}
+			continue
+		}
+		if b == nil {
+			b = append(make([]byte, 0, len(p)+8), p[:i]...)
+		}
+		b = append(b, '%', hex[c>>4], hex[c&15])
+	}
+	if b == nil {
+		return p
+	}
+	return string(b)
 }

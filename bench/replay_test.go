@@ -97,6 +97,15 @@ func TestReplayCredentials(t *testing.T) {
 		t.Errorf("rendered config lacks the generated credentials or the origin:\n%s", conf)
 	}
 
+	escaped := 0
+	for _, s := range list.Specs {
+		if strings.Contains(s.URI, "x%20y%25z%C3%A9") {
+			escaped++
+		}
+	}
+	if escaped == 0 {
+		t.Error("no replayed request has the logged path with a space, '%' and 'é'")
+	}
 	want := map[string]uint64{}
 	for _, s := range list.Statuses {
 		want[strconv.Itoa(s)]++
@@ -162,6 +171,19 @@ func TestPlanBadInputs(t *testing.T) {
 		Peak: 1000, SLO: SLO{P99: 20 * time.Millisecond}, CoresPerNode: 16, Headroom: 0.7, GatewayBin: filepath.Join(dir, "nosluice")})
 	if err == nil || !strings.Contains(err.Error(), "gateway binary") {
 		t.Errorf("missing gateway: %v", err)
+	}
+}
+
+func TestEscapePath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/users/42":         "/users/42",
+		"/a b/%/?/#":        "/a%20b/%25/%3F/%23",
+		"/caf\u00e9":        "/caf%C3%A9",
+		"/k=v;x,y@z:1~_.-!": "/k=v;x,y@z:1~_.-!",
+	} {
+		if got := escapePath(in); got != want {
+			t.Errorf("escapePath(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
