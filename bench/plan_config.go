@@ -112,17 +112,6 @@ func tomlTables(m map[string]any, key string) []map[string]any {
 	return out
 }
 
-func tomlStrings(v any) []string {
-	arr, _ := v.([]any)
-	var out []string
-	for _, x := range arr {
-		if s, ok := x.(string); ok {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // renderReplayConfig renders the operator's config for a replay. The
 // credentials are generated once per plan (creds may be passed in from an
 // earlier render so several gateway starts share them).
@@ -162,6 +151,15 @@ func renderReplayConfig(parsed *policy.Parsed, raw []byte, p replayParams, creds
 		}
 		delete(server, "listeners")
 	}
+	// The replay comes from 127.0.0.1 and carries each logged client
+	// address in X-Forwarded-For; trusting loopback as a proxy makes the
+	// gateway see those addresses, so IP access lists, client-IP limits
+	// and consumer CIDRs act on production's clients, not on one address.
+	tp, _ := server["trusted_proxies"].([]any)
+	if len(tp) == 0 {
+		note("127.0.0.1 is a trusted proxy in the replay so the logged client addresses apply (X-Forwarded-For): the gateway reads that header for every request, which a config without trusted_proxies does not")
+	}
+	server["trusted_proxies"] = append(tp, "127.0.0.1/32")
 	server["listen"] = []any{p.Listen}
 	server["admin_listen"] = p.Admin
 	delete(server, "admin_token")
@@ -186,9 +184,8 @@ func renderReplayConfig(parsed *policy.Parsed, raw []byte, p replayParams, creds
 		}
 	}
 
-	// Groups and APIs: TLS settings go with the TLS listeners; IP allow
-	// lists let the loopback client in (the logged client addresses cannot
-	// be replayed), JWT verifiers use the generated key.
+	// Groups and APIs: TLS settings go with the TLS listeners, JWT
+	// verifiers use the generated key.
 	for _, g := range tomlTables(tree, "groups") {
 		for _, k := range []string{"certificates", "acme", "redirect_https", "hsts", "client_auth", "client_ca", "client_identity_header"} {
 			if _, ok := g[k]; ok {
@@ -219,9 +216,6 @@ func renderReplayConfig(parsed *policy.Parsed, raw []byte, p replayParams, creds
 			}
 			c["apps"] = kept
 		}
-		if _, ok := c["allowed_cidrs"]; ok {
-			c["allowed_cidrs"] = []any{"127.0.0.0/8"}
-		}
 		if _, ok := c["client_certificates"]; ok {
 			delete(c, "client_certificates")
 			note("consumer client certificates removed: mTLS is not replayed")
@@ -250,12 +244,6 @@ func renderReplayConfig(parsed *policy.Parsed, raw []byte, p replayParams, creds
 
 // rewritePolicies edits the policy tables of a group or an API.
 func rewritePolicies(t map[string]any, creds *replayCreds, note func(string, ...any)) {
-	if ip := tomlTable(t, "ip_access"); ip != nil {
-		if allow := tomlStrings(ip["allow"]); len(allow) > 0 {
-			ip["allow"] = append(ip["allow"].([]any), "127.0.0.1/32")
-			note("ip_access allow lists also allow 127.0.0.1 (the replay's client)")
-		}
-	}
 	auth := tomlTable(t, "auth")
 	if auth == nil {
 		return

@@ -49,6 +49,8 @@ type mixKindKey struct {
 // mixSample is what a replay needs of one logged request.
 type mixSample struct {
 	Host, Path, Query string
+	ClientIP          string
+	UserAgent         string
 	BytesIn, BytesOut int64
 	BackendUS         int64
 	Status            int
@@ -192,7 +194,8 @@ func (b *mixBuilder) add(r *LogRecord) error {
 	}
 	k.count++
 	s := mixSample{
-		Host: r.Host, Path: r.Path, Query: r.Query, BytesIn: r.BytesIn, BytesOut: r.BytesOut,
+		Host: r.Host, Path: r.Path, Query: r.Query, ClientIP: r.ClientIP, UserAgent: r.UserAgent,
+		BytesIn: r.BytesIn, BytesOut: r.BytesOut,
 		BackendUS: r.BackendUS, Status: r.Status, ReachedBackend: r.Upstream != "" || r.BackendUS > 0,
 	}
 	// Reservoir sampling (Algorithm R): every record of the kind has the same

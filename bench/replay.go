@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -62,6 +63,15 @@ func buildReplay(m *TrafficMix, creds *replayCreds, n int) (*replayList, error) 
 		}
 		if smp.Host != "" {
 			spec.Headers = append(spec.Headers, Header{Name: "Host", Value: smp.Host})
+		}
+		// The logged client address, for the gateway's trusted loopback
+		// proxy (see renderReplayConfig), and the logged user agent, which
+		// the access log writes again.
+		if ip, err := netip.ParseAddr(smp.ClientIP); err == nil {
+			spec.Headers = append(spec.Headers, Header{Name: "X-Forwarded-For", Value: ip.String()})
+		}
+		if smp.UserAgent != "" && !strings.ContainsFunc(smp.UserAgent, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			spec.Headers = append(spec.Headers, Header{Name: "User-Agent", Value: smp.UserAgent})
 		}
 		if st := k.key.Ref.Stage; st != "" && st != "RELEASE" {
 			spec.Headers = append(spec.Headers, Header{Name: "X-Ca-Stage", Value: st})
