@@ -225,9 +225,7 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 	if err != nil {
 		return nil, err
 	}
-	creds := &replayCreds{APIKeys: map[string]string{}, Apps: map[string][2]string{},
-		JWTSecret: randHex(32), Auth: map[string]*replayAuth{}, APIs: map[string][]string{}}
-	creds.fill(parsed.Config)
+	creds := newReplayCreds(parsed.Config)
 	// Render once up front: a mistake in the config (unknown key, bad
 	// value) is reported at its line before the log is read.
 	if _, _, err := renderReplayConfig(parsed, raw, replayParams{Listen: "127.0.0.1:1", Admin: "127.0.0.1:2",

@@ -42,7 +42,6 @@ type replayAuth struct {
 	Modes     []string
 	KeyHeader string
 	JWT       *replayJWT
-	Allowed   []string
 }
 
 // replayJWT is what a generated token must carry to pass an API's checks.
@@ -121,9 +120,7 @@ func renderReplayConfig(parsed *policy.Parsed, raw []byte, p replayParams, creds
 		return nil, nil, fmt.Errorf("config: %w", err)
 	}
 	if creds == nil {
-		creds = &replayCreds{APIKeys: map[string]string{}, Apps: map[string][2]string{},
-			JWTSecret: randHex(32), Auth: map[string]*replayAuth{}, APIs: map[string][]string{}}
-		creds.fill(parsed.Config)
+		creds = newReplayCreds(parsed.Config)
 	}
 	note := func(format string, a ...any) {
 		n := fmt.Sprintf(format, a...)
@@ -282,6 +279,15 @@ func checkReplayConfig(parsed *policy.Parsed, out []byte) error {
 	return fmt.Errorf("the replay config rendered from %s does not compile (a feature plan cannot replay?): %w", parsed.File, err)
 }
 
+// newReplayCreds generates credentials for every consumer of cfg and
+// records each API's authentication.
+func newReplayCreds(cfg *policy.Config) *replayCreds {
+	c := &replayCreds{APIKeys: map[string]string{}, Apps: map[string][2]string{},
+		JWTSecret: randHex(32), Auth: map[string]*replayAuth{}, APIs: map[string][]string{}}
+	c.fill(cfg)
+	return c
+}
+
 // fill generates credentials for every consumer and records each API's
 // authentication.
 func (c *replayCreds) fill(cfg *policy.Config) {
@@ -304,7 +310,7 @@ func (c *replayCreds) fill(cfg *policy.Config) {
 			if auth == nil {
 				continue
 			}
-			ra := &replayAuth{Modes: auth.Modes, KeyHeader: auth.KeyHeader, Allowed: auth.AllowedConsumers}
+			ra := &replayAuth{Modes: auth.Modes, KeyHeader: auth.KeyHeader}
 			if ra.KeyHeader == "" {
 				ra.KeyHeader = "X-Api-Key"
 			}

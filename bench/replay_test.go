@@ -64,9 +64,7 @@ func TestReplayCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := &replayCreds{APIKeys: map[string]string{}, Apps: map[string][2]string{},
-		JWTSecret: randHex(32), Auth: map[string]*replayAuth{}, APIs: map[string][]string{}}
-	creds.fill(parsed.Config)
+	creds := newReplayCreds(parsed.Config)
 	mix, err := DeriveMix("testdata/plan/auth.log", nil)
 	if err != nil {
 		t.Fatal(err)
