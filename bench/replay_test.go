@@ -147,6 +147,8 @@ func TestPlanBadInputs(t *testing.T) {
 	badStage := write("stage.log", lines[0]+strings.Replace(lines[1], `"stage":"RELEASE"`, `"stage":"CANARY"`, 1))
 	garbage := write("garbage.log", lines[0]+lines[1]+"not json\n")
 	empty := write("empty.log", "")
+	zipped := gz(t, good)
+	truncated := write("access.log.2.gz", string(zipped[:len(zipped)*2/3]))
 	badConf := write("bad.toml", "[server]\nlisten = [\"127.0.0.1:1\"]\nlisen = 1\n")
 	for _, c := range []struct {
 		config, log, want string
@@ -157,6 +159,8 @@ func TestPlanBadInputs(t *testing.T) {
 		{"testdata/plan/auth.toml", badStage, "stage.log:2: API shop/orders is not published to stage CANARY"},
 		{"testdata/plan/auth.toml", garbage, "garbage.log:3: not a JSON object"},
 		{"testdata/plan/auth.toml", empty, "empty.log: no access-log records"},
+		{"testdata/plan/auth.toml", truncated, "access.log.2.gz:"},
+		{"testdata/plan/auth.toml", truncated, "gzip stream truncated"},
 		{badConf, "testdata/plan/auth.log", "bad.toml:3"},
 	} {
 		_, err := PlanCapacityFromLog(context.Background(), PlanOptions{Config: c.config, Replay: c.log, Peak: 1000,
