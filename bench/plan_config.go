@@ -30,9 +30,9 @@ type replayParams struct {
 	Listen, Admin string
 	// Origin is the replay origin's "host:port".
 	Origin string
-	// LogPath is the access-log file. With ForceLog a file sink is added to
-	// a config that has no access log (the mix check needs one); otherwise
-	// such a config stays without one, as in production.
+	// LogPath is the access-log file. With ForceLog (the mix check) a file
+	// sink is added to a config that has no access log and sampling is
+	// off; otherwise the log is as configured, absent or sampled.
 	LogPath  string
 	ForceLog bool
 }
@@ -224,6 +224,9 @@ func renderReplayConfig(parsed *policy.Parsed, raw []byte, p replayParams, creds
 	switch {
 	case al != nil:
 		al["sinks"] = []any{map[string]any{"type": "file", "path": p.LogPath}}
+		if p.ForceLog {
+			delete(al, "sample_rate") // the mix check counts every request
+		}
 	case p.ForceLog:
 		tree["access_log"] = map[string]any{"sinks": []any{map[string]any{"type": "file", "path": p.LogPath}}}
 	}
