@@ -23,6 +23,8 @@ usage:
   sluice-bench run      [flags]            run a preset: scenarios x targets, capacity search, reports
   sluice-bench capacity [flags]            capacity search and plan only
   sluice-bench load     -url URL [flags]   ad-hoc load against one loopback URL
+  sluice-bench plan     -config my.toml -replay access.log -peak RPS [flags]
+                                           capacity plan from your config and traffic (cores, nodes)
   sluice-bench compare  [-threshold 5] OLD.json NEW.json
                                            change per figure; exit 1 on a regression over the threshold
   sluice-bench origin   -listen 127.0.0.1:PORT
@@ -57,6 +59,8 @@ func Main(args []string, stdout, stderr io.Writer, startOrigin OriginStarter) in
 		err = cmdRun(ctx, args[1:], stdout, stderr, startOrigin, true)
 	case "load":
 		err = cmdLoad(ctx, args[1:], stdout, stderr)
+	case "plan":
+		err = cmdPlan(ctx, args[1:], stdout, stderr)
 	case "compare":
 		return cmdCompare(args[1:], stdout, stderr)
 	case "origin":

@@ -1,0 +1,127 @@
+package origin
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// HeaderAnswer steers a replay origin's answer from the request headers
+// rather than the query: "STATUS SIZE DELAY_US", e.g. "200 5120 1500" answers
+// 200 with 5120 body bytes after 1.5 ms. A capacity plan (`sluice-bench
+// plan`) replays an operator's logged traffic through the operator's own
+// config, whose backend_path templates rewrite paths and queries as they
+// please (the quickstart's users API calls /echo?user={id}); a header passes
+// through the gateway untouched, so every logged request gets its logged
+// answer size, status and backend latency whatever its route does to the URL.
+const HeaderAnswer = "X-Sluice-Replay-Answer"
+
+// StartReplay is Start for a replay origin: a request carrying HeaderAnswer
+// is answered as it says, any other request as by the plain origin (health
+// checks, /echo, ?size=...).
+func StartReplay(addr string) (*Server, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, errors.New("origin: refusing to listen on non-loopback address " + addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return ServeReplay(ln), nil
+}
+
+// ServeReplay is Serve for a replay origin. Its server is tuned as Serve's.
+func ServeReplay(ln net.Listener) *Server {
+	s := &Server{ln: ln, done: make(chan struct{})}
+	s.srv = &fasthttp.Server{
+		Handler:              s.handleReplay,
+		Name:                 "sluice-origin",
+		NoDefaultDate:        true,
+		NoDefaultContentType: true,
+		StreamRequestBody:    true,
+		MaxRequestBodySize:   1 << 20,
+		ReadBufferSize:       16 << 10,
+		IdleTimeout:          90 * time.Second,
+	}
+	go func() {
+		_ = s.srv.Serve(ln)
+		close(s.done)
+	}()
+	return s
+}
+
+func (s *Server) handleReplay(ctx *fasthttp.RequestCtx) {
+	v := ctx.Request.Header.Peek(HeaderAnswer)
+	if len(v) == 0 {
+		s.handle(ctx)
+		return
+	}
+	s.requests.Add(1)
+	status, size, delay, err := ParseAnswer(v)
+	if err != nil {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		ctx.SetBodyString("bad " + HeaderAnswer + " header\n")
+		return
+	}
+	answerReplay(ctx, status, size, delay)
+}
+
+var errAnswer = errors.New("origin: answer header wants STATUS SIZE DELAY_US")
+
+// ParseAnswer parses a HeaderAnswer value without allocating.
+func ParseAnswer(v []byte) (status, size int, delay time.Duration, err error) {
+	var f [3][]byte
+	for i := range f {
+		v = bytes.TrimLeft(v, " ")
+		end := bytes.IndexByte(v, ' ')
+		if end < 0 {
+			end = len(v)
+		}
+		f[i], v = v[:end], v[end:]
+	}
+	if len(bytes.TrimSpace(v)) > 0 {
+		return 0, 0, 0, errAnswer
+	}
+	status, err1 := fasthttp.ParseUint(f[0])
+	size, err2 := fasthttp.ParseUint(f[1])
+	us, err3 := fasthttp.ParseUint(f[2])
+	if err1 != nil || err2 != nil || err3 != nil || status < 100 || status > 599 || size > maxSize {
+		return 0, 0, 0, errAnswer
+	}
+	return status, size, min(time.Duration(us)*time.Microsecond, maxDelay), nil
+}
+
+// AppendAnswer appends a HeaderAnswer value.
+func AppendAnswer(dst []byte, status, size int, delay time.Duration) []byte {
+	dst = fasthttp.AppendUint(dst, status)
+	dst = append(dst, ' ')
+	dst = fasthttp.AppendUint(dst, size)
+	dst = append(dst, ' ')
+	return fasthttp.AppendUint(dst, int(max(delay, 0)/time.Microsecond))
+}
+
+// answerReplay waits out the backend latency and answers. The sleep holds
+// only this connection's goroutine, as a slow backend would.
+func answerReplay(ctx *fasthttp.RequestCtx, status, size int, delay time.Duration) {
+	if delay > 0 {
+		time.Sleep(delay)
+	}
+	if st := ctx.RequestBodyStream(); st != nil {
+		_, _ = io.Copy(io.Discard, st) // read an upload whole, as a backend would
+	}
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.SetContentType("application/octet-stream")
+	if size <= len(filler) {
+		ctx.Response.SetBodyRaw(filler[:size])
+		return
+	}
+	ctx.Response.SetBodyStream(&fillReader{left: int64(size)}, size)
+}

@@ -1,0 +1,235 @@
+package bench
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicegw/sluice/bench/origin"
+	"github.com/sluicegw/sluice/policy/casign"
+	"github.com/valyala/fasthttp"
+)
+
+// This file turns a traffic mix into the whole requests a replay sends
+// (LoadConfig.Requests) and the Sign hook for HMAC consumers.
+
+// maxReplayBody bounds a replayed request body; a larger logged upload is
+// replayed at this size (and the report says so).
+const maxReplayBody = 16 << 20
+
+// replayList is a replay's requests and what the report needs about them.
+type replayList struct {
+	Specs []RequestSpec
+	// hmac[i] is the app key and secret request i is signed with, or nil.
+	hmac []*[2]string
+	// Refs[i] is the API of request i, for the replayed mix; Statuses[i]
+	// its logged status.
+	Refs     []APIRef
+	Statuses []int
+	// Dropped counts the log's records whose kind was too rare for one
+	// slot of the list.
+	Dropped int
+	Notes   []string
+}
+
+// buildReplay lays out n requests (see TrafficMix.replaySlots) with
+// credentials for their logged consumers.
+func buildReplay(m *TrafficMix, creds *replayCreds, n int) (*replayList, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("bench: replay list length %d < 1", n)
+	}
+	slots, dropped := m.replaySlots(n)
+	rl := &replayList{Dropped: dropped}
+	var maxIn int64
+	for _, s := range slots {
+		maxIn = max(maxIn, s.sample.BytesIn)
+	}
+	if maxIn > maxReplayBody {
+		rl.note("request bodies over %d bytes are replayed at %d bytes", maxReplayBody, maxReplayBody)
+		maxIn = maxReplayBody
+	}
+	body := make([]byte, maxIn)
+	for i := range body {
+		body[i] = 'a' + byte(i%26)
+	}
+	tokens := map[string]string{}
+	for _, s := range slots {
+		k, smp := s.kind, s.sample
+		spec := RequestSpec{Method: k.key.Method, URI: escapePath(smp.Path), ExpectStatus: -1}
+		if q := dropMasked(smp.Query); q != "" {
+			spec.URI += "?" + q
+		}
+		if smp.Host != "" {
+			spec.Headers = append(spec.Headers, Header{Name: "Host", Value: smp.Host})
+		}
+		// The logged client address, for the gateway's trusted loopback
+		// proxy (see renderReplayConfig), and the logged user agent, which
+		// the access log writes again.
+		if ip, err := netip.ParseAddr(smp.ClientIP); err == nil {
+			spec.Headers = append(spec.Headers, Header{Name: "X-Forwarded-For", Value: ip.String()})
+		}
+		if smp.UserAgent != "" && !strings.ContainsFunc(smp.UserAgent, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			spec.Headers = append(spec.Headers, Header{Name: "User-Agent", Value: smp.UserAgent})
+		}
+		if st := k.key.Ref.Stage; st != "" && st != "RELEASE" {
+			spec.Headers = append(spec.Headers, Header{Name: "X-Ca-Stage", Value: st})
+		}
+		delay := time.Duration(0)
+		if smp.ReachedBackend {
+			delay = time.Duration(smp.BackendUS) * time.Microsecond
+		}
+		spec.Headers = append(spec.Headers, Header{Name: origin.HeaderAnswer,
+			Value: string(origin.AppendAnswer(nil, smp.Status, int(min(smp.BytesOut, 1<<40)), delay))})
+		if smp.BytesIn > 0 {
+			spec.Body = body[:min(smp.BytesIn, maxReplayBody)]
+			spec.Headers = append(spec.Headers, Header{Name: "Content-Type", Value: "application/octet-stream"})
+		}
+		var app *[2]string
+		if k.key.Ref.API != "" {
+			apiKey := k.key.Ref.Group + "/" + k.key.Ref.API
+			if ra := creds.Auth[apiKey]; ra != nil {
+				hs, a, err := rl.credentials(creds, ra, apiKey, k.key.Consumer, k.key.Auth, tokens)
+				if err != nil {
+					return nil, err
+				}
+				spec.Headers = append(spec.Headers, hs...)
+				app = a
+			}
+		}
+		rl.Specs = append(rl.Specs, spec)
+		rl.hmac = append(rl.hmac, app)
+		rl.Refs = append(rl.Refs, k.key.Ref)
+		rl.Statuses = append(rl.Statuses, smp.Status)
+	}
+	return rl, nil
+}
+
+func (rl *replayList) note(format string, a ...any) {
+	n := fmt.Sprintf(format, a...)
+	for _, have := range rl.Notes {
+		if have == n {
+			return
+		}
+	}
+	rl.Notes = append(rl.Notes, n)
+}
+
+// credentials returns the headers (and HMAC app) that make a request of
+// consumer on an API with ra come out with the logged auth outcome: valid
+// credentials for "ok" and "forbidden" (the consumer is authenticated,
+// then refused by allowed_consumers), a wrong one for "failed", none for an
+// anonymous caller.
+func (rl *replayList) credentials(creds *replayCreds, ra *replayAuth, apiKey, consumer, outcome string,
+	tokens map[string]string) ([]Header, *[2]string, error) {
+	switch outcome {
+	case "failed":
+		for _, m := range ra.Modes {
+			switch m {
+			case "key":
+				return []Header{{Name: ra.KeyHeader, Value: "plan-wrong-key"}}, nil, nil
+			case "jwt":
+				return []Header{{Name: "Authorization", Value: "Bearer plan.wrong.token"}}, nil, nil
+			}
+		}
+		return nil, nil, nil
+	case "ok", "forbidden":
+	default:
+		return nil, nil, nil
+	}
+	if consumer == "" {
+		return nil, nil, nil
+	}
+	for _, m := range ra.Modes {
+		switch m {
+		case "key":
+			if k, ok := creds.APIKeys[consumer]; ok {
+				return []Header{{Name: ra.KeyHeader, Value: k}}, nil, nil
+			}
+		case "hmac":
+			if a, ok := creds.Apps[consumer]; ok {
+				return nil, &a, nil
+			}
+		case "jwt":
+			if ra.JWT == nil {
+				continue
+			}
+			tk := apiKey + "\x00" + consumer
+			tok, ok := tokens[tk]
+			if !ok {
+				var err error
+				if tok, err = creds.token(ra, consumer); err != nil {
+					return nil, nil, err
+				}
+				tokens[tk] = tok
+			}
+			switch {
+			case ra.JWT.Cookie != "":
+				return []Header{{Name: "Cookie", Value: ra.JWT.Cookie + "=" + tok}}, nil, nil
+			case ra.JWT.Header != "":
+				return []Header{{Name: ra.JWT.Header, Value: tok}}, nil, nil
+			}
+			return []Header{{Name: "Authorization", Value: "Bearer " + tok}}, nil, nil
+		}
+	}
+	rl.note("consumer %q on API %s: no credential the replay can generate (modes %v); sent without one", consumer, apiKey, ra.Modes)
+	return nil, nil, nil
+}
+
+// signer returns the Sign hook for the list's HMAC requests, or nil when
+// there are none. Request seq is Specs[seq % len]; its nonce is unique per
+// run and gateway start (seq plus the clock), so replay protection passes.
+func (rl *replayList) signer() Signer {
+	signed := false
+	for _, a := range rl.hmac {
+		signed = signed || a != nil
+	}
+	if !signed {
+		return nil
+	}
+	n := uint64(len(rl.hmac))
+	return func(req *fasthttp.Request, seq uint64) error {
+		a := rl.hmac[seq%n]
+		if a == nil {
+			return nil
+		}
+		return casign.SignFastHTTP(req, a[0], a[1], casign.SignOptions{
+			Nonce: "plan-" + strconv.FormatUint(seq, 36) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)})
+	}
+}
+
+// apiShares is each API's share of the list.
+func (rl *replayList) apiShares() map[APIRef]float64 {
+	out := map[APIRef]float64{}
+	for _, r := range rl.Refs {
+		out[r.apiOnly()] += 1 / float64(len(rl.Refs))
+	}
+	return out
+}
+
+// escapePath percent-encodes a logged path for a request line. The gateway
+// logs the path decoded (fasthttp's URI.Path), so a space, a '%', a '?' or
+// a non-ASCII byte in it must be encoded again for the gateway to decode
+// the same path; RFC 3986 path characters stay as they are.
+func escapePath(p string) string {
+	const hex = "0123456789ABCDEF"
+	var b []byte
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0 {
+			if b != nil {
+				b = append(b, c)
+			}
+			continue
+		}
+		if b == nil {
+			b = append(make([]byte, 0, len(p)+8), p[:i]...)
+		}
+		b = append(b, '%', hex[c>>4], hex[c&15])
+	}
+	if b == nil {
+		return p
+	}
+	return string(b)
+}

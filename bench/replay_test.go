@@ -1,0 +1,212 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicegw/sluice/bench/origin"
+)
+
+// TestApportionInterleave: the slots sum to n, each share is off by less
+// than one slot, and the interleaving spreads every kind evenly.
+func TestApportionInterleave(t *testing.T) {
+	for _, c := range []struct {
+		counts []int
+		n      int
+		want   []int
+	}{
+		{[]int{1, 1, 1}, 10, []int{4, 3, 3}},
+		{[]int{50, 30, 20}, 10, []int{5, 3, 2}},
+		{[]int{997, 2, 1}, 100, []int{100, 0, 0}},
+		{[]int{1, 0, 3}, 4, []int{1, 0, 3}},
+		{[]int{2, 1}, 7, []int{5, 2}},
+	} {
+		got := apportion(c.counts, c.n)
+		for i := range got {
+			if got[i] != c.want[i] {
+				t.Errorf("apportion(%v, %d) = %v, want %v", c.counts, c.n, got, c.want)
+				break
+			}
+		}
+	}
+	seq := interleave([]int{5, 3, 2})
+	if len(seq) != 10 {
+		t.Fatalf("interleave: %v", seq)
+	}
+	seen := map[int]int{}
+	for i, k := range seq {
+		seen[k]++
+		// Smoothness: after any prefix, every kind is within one of its share.
+		for kind, w := range []int{5, 3, 2} {
+			exact := float64(w) * float64(i+1) / 10
+			if d := float64(seen[kind]) - exact; d > 1 || d < -1 {
+				t.Errorf("interleave %v: kind %d has %d after %d, share %.1f", seq, kind, seen[kind], i+1, exact)
+			}
+		}
+	}
+	if seen[0] != 5 || seen[1] != 3 || seen[2] != 2 {
+		t.Errorf("interleave counts %v", seen)
+	}
+}
+
+// TestReplayCredentials renders a config with API keys, HMAC apps and JWT
+// (JWKS) auth, replays one pass of its log through the real gateway and
+// checks every request got its logged status: generated credentials pass
+// where the log says "ok", a wrong one fails where it says "failed".
+func TestReplayCredentials(t *testing.T) {
+	bin := sluiceBinary(t)
+	parsed, raw, err := loadOperatorConfig("testdata/plan/auth.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := newReplayCreds(parsed.Config)
+	mix, err := DeriveMix("testdata/plan/auth.log", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := buildReplay(mix, creds, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := origin.StartReplay("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer org.Close()
+	dir := t.TempDir()
+	gw, err := startPlanGateway(context.Background(), PlanOptions{GatewayBin: bin}, parsed, raw, creds, org.Addr(), dir, false, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.proc.Stop()
+
+	conf, _ := os.ReadFile(filepath.Join(dir, "sluice.toml"))
+	for _, gone := range []string{"10.1.2.3", "env:ACME_KEY", "file:/nonexistent", "jwks_url", "logs.example.com", "admin_token"} {
+		if strings.Contains(string(conf), gone) {
+			t.Errorf("rendered config still has %q:\n%s", gone, conf)
+		}
+	}
+	if !containsAll(string(conf), creds.APIKeys["acme"], creds.Apps["globex"][1], creds.JWTSecret, org.Addr(), "127.0.0.1/32") {
+		t.Errorf("rendered config lacks the generated credentials or the origin:\n%s", conf)
+	}
+
+	escaped := 0
+	for _, s := range list.Specs {
+		if strings.Contains(s.URI, "x%20y%25z%C3%A9") {
+			escaped++
+		}
+	}
+	if escaped == 0 {
+		t.Error("no replayed request has the logged path with a space, '%' and 'é'")
+	}
+	want := map[string]uint64{}
+	for _, s := range list.Statuses {
+		want[strconv.Itoa(s)]++
+	}
+	lr, err := RunLoad(context.Background(), LoadConfig{Addr: gw.listen, Mode: ClosedLoop, Connections: 1,
+		Duration: 20 * time.Second, MaxRequests: uint64(len(list.Specs)), Requests: list.Specs, Sign: list.signer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lr.Errors != 0 || len(lr.Status) != len(want) {
+		t.Fatalf("replay: errors %v, statuses %v, want %v", lr.ErrorKinds, lr.Status, want)
+	}
+	for code, n := range want {
+		if lr.Status[code] != n {
+			t.Errorf("status %s: %d answers, want %d (all: %v)", code, lr.Status[code], n, lr.Status)
+		}
+	}
+	if want["200"] == 0 || want["201"] == 0 || want["401"] == 0 || want["404"] == 0 {
+		t.Errorf("the list misses a kind: %v", want)
+	}
+	// Every proxied request reached the replay origin, none another address.
+	if got, proxied := org.Requests(), want["200"]+want["201"]; got != proxied {
+		t.Errorf("origin answered %d requests, want %d", got, proxied)
+	}
+}
+
+// TestPlanBadInputs: every input mistake is an error that says what and
+// where, before any gateway starts.
+func TestPlanBadInputs(t *testing.T) {
+	dir := t.TempDir()
+	good, _ := os.ReadFile("testdata/plan/auth.log")
+	lines := strings.SplitAfter(string(good), "\n")
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	unknownAPI := write("unknown.log", lines[0]+strings.Replace(lines[1], `"api":"orders"`, `"api":"refunds"`, 1))
+	badStage := write("stage.log", lines[0]+strings.Replace(lines[1], `"stage":"RELEASE"`, `"stage":"CANARY"`, 1))
+	garbage := write("garbage.log", lines[0]+lines[1]+"not json\n")
+	empty := write("empty.log", "")
+	zipped := gz(t, good)
+	truncated := write("access.log.2.gz", string(zipped[:len(zipped)*2/3]))
+	badConf := write("bad.toml", "[server]\nlisten = [\"127.0.0.1:1\"]\nlisen = 1\n")
+	for _, c := range []struct {
+		config, log, want string
+	}{
+		{"testdata/plan/auth.toml", filepath.Join(dir, "missing.log"), "missing.log"},
+		{filepath.Join(dir, "missing.toml"), "testdata/plan/auth.log", "missing.toml"},
+		{"testdata/plan/auth.toml", unknownAPI, `unknown.log:2: API "refunds" of group "shop" is not in testdata/plan/auth.toml`},
+		{"testdata/plan/auth.toml", badStage, "stage.log:2: API shop/orders is not published to stage CANARY"},
+		{"testdata/plan/auth.toml", garbage, "garbage.log:3: not a JSON object"},
+		{"testdata/plan/auth.toml", empty, "empty.log: no access-log records"},
+		{"testdata/plan/auth.toml", truncated, "access.log.2.gz:"},
+		{"testdata/plan/auth.toml", truncated, "gzip stream truncated"},
+		{badConf, "testdata/plan/auth.log", "bad.toml:3"},
+	} {
+		_, err := PlanCapacityFromLog(context.Background(), PlanOptions{Config: c.config, Replay: c.log, Peak: 1000,
+			SLO: SLO{P99: 20 * time.Millisecond}, CoresPerNode: 16, Headroom: 0.7, OutDir: dir, GatewayBin: os.Args[0]})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s + %s: %v, want %q", filepath.Base(c.config), filepath.Base(c.log), err, c.want)
+		}
+	}
+	_, err := PlanCapacityFromLog(context.Background(), PlanOptions{Config: "testdata/plan/auth.toml", Replay: "testdata/plan/auth.log",
+		Peak: 1000, SLO: SLO{P99: 20 * time.Millisecond}, CoresPerNode: 16, Headroom: 0.7, GatewayBin: filepath.Join(dir, "nosluice")})
+	if err == nil || !strings.Contains(err.Error(), "gateway binary") {
+		t.Errorf("missing gateway: %v", err)
+	}
+}
+
+func TestEscapePath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/users/42":         "/users/42",
+		"/a b/%/?/#":        "/a%20b/%25/%3F/%23",
+		"/caf\u00e9":        "/caf%C3%A9",
+		"/k=v;x,y@z:1~_.-!": "/k=v;x,y@z:1~_.-!",
+	} {
+		if got := escapePath(in); got != want {
+			t.Errorf("escapePath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestPlanNoStepMeetsSLO: an SLO nothing can meet gives no plan but an
+// error that points at the written steps; on the way, the mix check
+// replays the authenticated config (keys, HMAC, JWT) within 2 pp.
+func TestPlanNoStepMeetsSLO(t *testing.T) {
+	out := t.TempDir()
+	res, err := PlanCapacityFromLog(context.Background(), PlanOptions{
+		Config: "testdata/plan/auth.toml", Replay: "testdata/plan/auth.log", Peak: 1000,
+		SLO: SLO{P99: time.Nanosecond}, CoresPerNode: 16, Headroom: 0.7, OutDir: out, GatewayBin: sluiceBinary(t),
+		MixSize: 50, MaxCores: 1,
+		Search: CapacitySpec{StartRate: 50, Growth: 2, MaxRate: 100, StepDuration: 300 * time.Millisecond},
+	})
+	if err == nil || !strings.Contains(err.Error(), "no load step met the SLO") || !strings.Contains(err.Error(), "plan.json") {
+		t.Fatalf("err %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "plan.json")); err != nil {
+		t.Error(err)
+	}
+	if res == nil || res.MaxDiff > 2 || len(res.MixCheck) != 3 || res.Statuses["401"] == 0 || res.Statuses["200"] == 0 {
+		t.Errorf("mix check: %+v, statuses %v", res.MixCheck, res.Statuses)
+	}
+}
