@@ -119,12 +119,11 @@ func quickstartTraffic() []RequestSpec {
 	return out
 }
 
-// quickstartLog runs the real gateway on the quickstart config and writes
-// its access log. It replays 5 s of traffic, not 60: `plan` reads records,
-// not the time they span (the span only gives the "logged rate" line of the
-// report), so 60 s of wall time would add nothing a test can check while
-// holding the test for a minute against a 30 s budget. The log has ~1000
-// records of five kinds: enough for shares to 0.1 percentage point.
+// quickstartLog runs the real gateway on the quickstart config for 60 s, as
+// issue 16's acceptance 4 asks, and writes its access log: 50 requests/s of
+// five kinds, about 3 000 records, enough for shares to 0.1 percentage
+// point. The rate is low so the minute loads nothing; the test runs in
+// parallel with the package's other parallel tests.
 func quickstartLog(t *testing.T) (configPath, logPath string) {
 	t.Helper()
 	bin := sluiceBinary(t)
@@ -139,15 +138,30 @@ func quickstartLog(t *testing.T) (configPath, logPath string) {
 	}
 	defer proc.Stop()
 	lr, err := RunLoad(context.Background(), LoadConfig{
-		Addr: listen, Mode: OpenLoop, Rate: 200, Duration: 5 * time.Second, Requests: quickstartTraffic(), Timeout: 3 * time.Second,
+		Addr: listen, Mode: OpenLoop, Rate: 50, Duration: 60 * time.Second, Requests: quickstartTraffic(), Timeout: 3 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lr.Completed < 900 || lr.ErrorRate() > 0.01 {
+	if lr.Completed < 2900 || lr.ErrorRate() > 0.01 {
 		t.Fatalf("quickstart traffic: %d completed, errors %v, statuses %v", lr.Completed, lr.ErrorKinds, lr.Status)
 	}
 	proc.Stop() // SIGTERM flushes the access log
+	var first, last time.Time
+	if _, err := ReadAccessLogFile(logPath, func(_ int, r *LogRecord) error {
+		if first.IsZero() || r.Time.Before(first) {
+			first = r.Time
+		}
+		if r.Time.After(last) {
+			last = r.Time
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if span := last.Sub(first); span < 59*time.Second {
+		t.Fatalf("the quickstart log spans %v, want a 60 s run", span)
+	}
 	return configPath, logPath
 }
 
@@ -177,6 +191,7 @@ func TestPlanQuickstart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the gateway several times")
 	}
+	t.Parallel()
 	configPath, logPath := quickstartLog(t)
 	out := t.TempDir()
 	var progress strings.Builder
