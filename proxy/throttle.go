@@ -95,6 +95,14 @@ func (s *Server) throttle(ctx *fasthttp.RequestCtx, st *reqState) outcome {
 	return answered
 }
 
+// The rate-limit header names, canonical for SetCanonical (no name copy
+// and normalization per request).
+var (
+	strRateLimitLimit     = []byte("Ratelimit-Limit")
+	strRateLimitRemaining = []byte("Ratelimit-Remaining")
+	strRateLimitReset     = []byte("Ratelimit-Reset")
+)
+
 // setRateLimitHeaders writes RateLimit-Limit, -Remaining and -Reset
 // (draft-ietf-httpapi-ratelimit-headers) for the most restrictive limit.
 func setRateLimitHeaders(ctx *fasthttp.RequestCtx, st *reqState) {
@@ -103,11 +111,11 @@ func setRateLimitHeaders(ctx *fasthttp.RequestCtx, st *reqState) {
 	}
 	h := &ctx.Response.Header
 	b := strconv.AppendInt(st.tbuf[:0], st.rl.Limit, 10)
-	h.SetBytesV("RateLimit-Limit", b)
+	h.SetCanonical(strRateLimitLimit, b)
 	b = strconv.AppendInt(b[:0], max(st.rl.Remaining, 0), 10)
-	h.SetBytesV("RateLimit-Remaining", b)
+	h.SetCanonical(strRateLimitRemaining, b)
 	reset := int64((st.rl.Reset + time.Second - 1) / time.Second)
 	b = strconv.AppendInt(b[:0], reset, 10)
-	h.SetBytesV("RateLimit-Reset", b)
+	h.SetCanonical(strRateLimitReset, b)
 	st.tbuf = b
 }
