@@ -50,6 +50,9 @@ const (
 	defaultOpenConn   = 256
 )
 
+// loadUserAgent is the User-Agent of every generated request that sets none.
+const loadUserAgent = "sluice-bench"
+
 // Header is one request header set on every request.
 type Header struct {
 	Name, Value string
@@ -298,6 +301,9 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
+	if cfg.Mode == OpenLoop {
+		return runOpenLoop(ctx, cfg)
+	}
 	r := newLoadRun(cfg)
 	defer r.hc.CloseIdleConnections()
 	stats := make([]workerStats, cfg.Connections)
@@ -327,7 +333,7 @@ func newLoadRun(cfg LoadConfig) *loadRun {
 		cfg: cfg,
 		hc: &fasthttp.HostClient{
 			Addr:                          cfg.Addr,
-			Name:                          "sluice-bench",
+			Name:                          loadUserAgent,
 			MaxConns:                      cfg.Connections,
 			MaxConnWaitTimeout:            cfg.Timeout,
 			MaxIdleConnDuration:           time.Minute,
