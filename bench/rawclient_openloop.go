@@ -3,10 +3,12 @@ package bench
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -355,7 +357,17 @@ func (o *openLoop) connect(s *olSlot) {
 // fails or closes.
 func (o *openLoop) readLoop(s *olSlot, nc net.Conn) {
 	defer o.readers.Done()
-	rr := newRespReader(nc, respBufSize)
+	cr, err := newConnReader(nc)
+	if err != nil {
+		panic("BUG: a TCP connection without a RawConn: " + err.Error())
+	}
+	// A slot is freed from inside the next read, after that read has
+	// armed the poller: see connReader.
+	cr.arm = func() {
+		s.state.Store(slotIdle)
+		o.release(s)
+	}
+	rr := newRespReader(cr, respBufSize)
 	for {
 		err := rr.waitData()
 		if err != nil {
@@ -377,9 +389,8 @@ func (o *openLoop) readLoop(s *olSlot, nc net.Conn) {
 			info, err = rr.read(s.head)
 			if err == nil {
 				o.completed(s, info)
-				if !info.close {
-					s.state.Store(slotIdle)
-					o.release(s)
+				if !info.close && !rr.buffered() {
+					cr.armed = true
 					continue
 				}
 				_ = nc.Close()
@@ -398,6 +409,72 @@ func (o *openLoop) readLoop(s *olSlot, nc net.Conn) {
 		o.release(s)
 		return
 	}
+}
+
+// connReader reads a TCP connection through its RawConn so that waiting for
+// an answer costs no read(2). A net.Conn read tries read(2) first and parks
+// on EAGAIN: one wasted system call per answer, since the generator always
+// waits before the answer is there. When armed, the next Read calls arm
+// inside the poller's read loop, after the poller's readiness was reset and
+// before the wait, and then waits without reading: arm frees the slot, so
+// the request that will be answered is sent after the reset and its answer
+// cannot be missed.
+type connReader struct {
+	rc    syscall.RawConn
+	arm   func()
+	armed bool
+	fn    func(uintptr) bool // readFD, bound once
+	p     []byte
+	n     int
+	err   error
+}
+
+func newConnReader(nc net.Conn) (*connReader, error) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("not a syscall.Conn")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	c := &connReader{rc: rc}
+	c.fn = c.readFD
+	return c, nil
+}
+
+// readFD is called by RawConn.Read; false means "wait until readable".
+func (c *connReader) readFD(fd uintptr) bool {
+	if c.armed {
+		c.armed = false
+		c.arm()
+		return false
+	}
+	for {
+		n, err := syscall.Read(int(fd), c.p)
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		c.n, c.err = max(n, 0), err
+		return true
+	}
+}
+
+func (c *connReader) Read(p []byte) (int, error) {
+	c.p, c.n, c.err = p, 0, nil
+	if err := c.rc.Read(c.fn); err != nil {
+		return 0, err
+	}
+	switch {
+	case c.err != nil:
+		return 0, os.NewSyscallError("read", c.err)
+	case c.n == 0 && len(p) > 0:
+		return 0, io.EOF
+	}
+	return c.n, nil
 }
 
 func isTimeout(err error) bool {
