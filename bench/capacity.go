@@ -94,6 +94,14 @@ type CapacityResult struct {
 	// AtMaxRate is true when the search stopped at MaxRate while still
 	// meeting the SLO: the capacity is at least Sustainable.
 	AtMaxRate bool `json:"at_max_rate,omitempty"`
+	// HarnessBound is set when the generator's calibrated ceiling was below
+	// twice Sustainable: the search may have measured the harness. Derived
+	// is then one core / DerivedCPUUS, the target's CPU µs per request at
+	// DerivedAt, the highest offered rate that met the SLO (0: no CPU figure).
+	HarnessBound bool    `json:"harness_bound,omitempty"`
+	Derived      float64 `json:"derived_rps,omitempty"`
+	DerivedCPUUS float64 `json:"derived_cpu_us_per_request,omitempty"`
+	DerivedAt    float64 `json:"derived_at_rps,omitempty"`
 }
 
 // Probe offers rate for one step and returns what happened.
@@ -200,4 +208,153 @@ func PlanCapacity(perCore, peak, headroom float64, coresPerNode int) (CapacityPl
 	p.Nodes = (p.Cores + coresPerNode - 1) / coresPerNode
 	p.NodesN1 = p.Nodes + 1
 	return p, nil
+}
+
+// GeneratorCalibration is the open-loop generator's ceiling straight to the
+// origin stub, measured before a capacity search (issue 16): a target's
+// capacity can only be read off a search whose generator offers well above
+// it. A rate is held when the generator sends it and the origin's answers
+// complete at it, each within 2%, with no errors and no request sent later
+// than LagBound after its intended time.
+type GeneratorCalibration struct {
+	Scenario string `json:"scenario"`
+	// Ceiling is the highest rate held (0: none, not even the first).
+	Ceiling float64 `json:"ceiling_rps"`
+	// AtMaxRate: the search stopped at its cap still holding, so the
+	// ceiling is at least Ceiling.
+	AtMaxRate bool          `json:"at_max_rate,omitempty"`
+	LagBound  time.Duration `json:"lag_bound_ns"`
+	// Points are the probes, ascending by offered rate.
+	Points []CalibrationPoint `json:"points,omitempty"`
+	// Skipped, when set, says why nothing was measured.
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// CalibrationPoint is one open-loop probe of the generator against the origin.
+type CalibrationPoint struct {
+	Offered    float64       `json:"offered_rps"`
+	SendRate   float64       `json:"send_rps"`
+	Completed  float64       `json:"completed_rps"`
+	MaxSendLag time.Duration `json:"max_send_lag_ns"`
+	Errors     uint64        `json:"errors"`
+	Held       bool          `json:"held"`
+}
+
+// calibrationTolerance is how far (as a fraction) the achieved send and
+// completion rates may fall from the offered rate on a held step.
+const calibrationTolerance = 0.02
+
+// CalibrationPointFrom judges one open-loop result against the origin.
+func CalibrationPointFrom(offered float64, lr *LoadResult, lagBound time.Duration) CalibrationPoint {
+	p := CalibrationPoint{Offered: offered, SendRate: lr.SendRate, Completed: lr.Throughput, MaxSendLag: lr.MaxSendLag, Errors: lr.Errors}
+	p.Held = lr.Errors == 0 && lr.Completed > 0 &&
+		math.Abs(lr.SendRate-offered) <= calibrationTolerance*offered &&
+		math.Abs(lr.Throughput-offered) <= calibrationTolerance*offered &&
+		lr.MaxSendLag <= lagBound
+	return p
+}
+
+// FindCeiling raises the offered rate as FindCapacity does (geometric steps
+// from spec.StartRate, then bisection) until a step is not held, and returns
+// the highest rate held.
+func FindCeiling(ctx context.Context, spec CapacitySpec, lagBound time.Duration,
+	probe func(ctx context.Context, rate float64) (CalibrationPoint, error)) (GeneratorCalibration, error) {
+	cal := GeneratorCalibration{Scenario: spec.Scenario, LagBound: lagBound}
+	if err := spec.validate(); err != nil {
+		return cal, err
+	}
+	try := func(rate float64) (bool, error) {
+		p, err := probe(ctx, rate)
+		if err != nil {
+			return false, err
+		}
+		p.Offered = rate
+		cal.Points = append(cal.Points, p)
+		return p.Held, nil
+	}
+	good, bad := 0.0, 0.0
+	for rate := spec.StartRate; ; rate = math.Min(rate*spec.Growth, spec.MaxRate) {
+		ok, err := try(rate)
+		if err != nil {
+			return cal, err
+		}
+		if !ok {
+			bad = rate
+			break
+		}
+		good = rate
+		if rate >= spec.MaxRate {
+			cal.AtMaxRate = true
+			break
+		}
+	}
+	for i := 0; bad > 0 && good > 0 && i < spec.BisectSteps && bad-good > 0.02*good; i++ {
+		mid := math.Round((good + bad) / 2)
+		ok, err := try(mid)
+		if err != nil {
+			return cal, err
+		}
+		if ok {
+			good = mid
+		} else {
+			bad = mid
+		}
+	}
+	sort.SliceStable(cal.Points, func(i, j int) bool { return cal.Points[i].Offered < cal.Points[j].Offered })
+	cal.Ceiling = good
+	return cal, nil
+}
+
+// harnessMargin is how far above a target's sustainable rate the generator
+// must reach for the search's figure to be the target's (issue 16: 2x).
+const harnessMargin = 2.0
+
+// HarnessBound reports whether a capacity search's figure may describe the
+// harness rather than the target: the generator's calibrated ceiling is
+// below harnessMargin x the target's sustainable rate (or unknown).
+func HarnessBound(ceiling, sustainable float64) bool {
+	return sustainable > 0 && ceiling < harnessMargin*sustainable
+}
+
+// DeriveCapacity estimates a target's capacity on one core from its CPU per
+// request instead of the search's rate: one core's second divided by the
+// CPU time per request measured at the highest offered rate that met the
+// SLO (where the target works closest to its capacity and batches most).
+// It returns 0s when no such point has a CPU figure.
+func DeriveCapacity(points []CapacityPoint) (rate, cpuUS, at float64) {
+	for _, p := range points {
+		if p.Met && p.CPUPerRequestUS > 0 && p.Offered >= at {
+			cpuUS, at = p.CPUPerRequestUS, p.Offered
+		}
+	}
+	if cpuUS <= 0 {
+		return 0, 0, 0
+	}
+	return math.Round(1e6 / cpuUS), cpuUS, at
+}
+
+// applyCalibration marks the results whose figure the generator cannot
+// vouch for and derives their capacity from CPU per request. The direct
+// target is the harness itself and is never marked.
+func applyCalibration(results []CapacityResult, cal *GeneratorCalibration) {
+	for i := range results {
+		r := &results[i]
+		if r.Skipped != "" || r.Target == TargetDirect || cal == nil || cal.Skipped != "" {
+			continue
+		}
+		if !HarnessBound(cal.Ceiling, r.Sustainable) {
+			continue
+		}
+		r.HarnessBound = true
+		r.Derived, r.DerivedCPUUS, r.DerivedAt = DeriveCapacity(r.Points)
+	}
+}
+
+// PerCore is the capacity to plan with: the CPU-derived figure when the
+// search was harness-bound and one could be derived, else the search's.
+func (r CapacityResult) PerCore() float64 {
+	if r.HarnessBound && r.Derived > 0 {
+		return r.Derived
+	}
+	return r.Sustainable
 }

@@ -18,6 +18,7 @@ func (r *runner) runCapacity(ctx context.Context, targets []string) (*CapacityRe
 	}
 	rep := &CapacityReport{Scenario: sc.Name, SLO: r.opts.SLO, Spec: spec, Plans: map[string]CapacityPlan{}}
 	fmt.Fprintf(r.log, "capacity %s, SLO %s\n", sc.Name, r.opts.SLO)
+	rep.Calibration = r.calibrate(ctx, sc)
 	for _, name := range targets {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -27,15 +28,25 @@ func (r *runner) runCapacity(ctx context.Context, targets []string) (*CapacityRe
 			fmt.Fprintf(r.log, "  %-8s skipped: %s\n", name, res.Skipped)
 		} else {
 			fmt.Fprintf(r.log, "  %-8s sustainable %.0f rps/core, knee %.0f rps\n", name, res.Sustainable, res.Knee)
-			if r.opts.Peak > 0 {
-				plan, err := PlanCapacity(res.Sustainable, r.opts.Peak, r.opts.Headroom, r.opts.CoresPerNode)
-				if err != nil {
-					return nil, err
-				}
-				rep.Plans[name] = plan
-			}
 		}
 		rep.Results = append(rep.Results, res)
+	}
+	applyCalibration(rep.Results, rep.Calibration)
+	for _, res := range rep.Results {
+		if res.Skipped != "" {
+			continue
+		}
+		if res.HarnessBound {
+			fmt.Fprintf(r.log, "  %-8s harness-bound: generator ceiling %.0f rps < 2 x %.0f; derived from CPU per request: %.0f rps/core (%.2f µs/req at %.0f rps)\n",
+				res.Target, rep.Calibration.Ceiling, res.Sustainable, res.Derived, res.DerivedCPUUS, res.DerivedAt)
+		}
+		if r.opts.Peak > 0 {
+			plan, err := PlanCapacity(res.PerCore(), r.opts.Peak, r.opts.Headroom, r.opts.CoresPerNode)
+			if err != nil {
+				return nil, err
+			}
+			rep.Plans[res.Target] = plan
+		}
 	}
 	base := filepath.Join(r.opts.OutDir, "capacity-"+sc.Name)
 	title := fmt.Sprintf("%s: latency vs offered load (one core)", sc.Title)
@@ -132,4 +143,51 @@ func (r *runner) capacityOne(ctx context.Context, sc *Scenario, name string) Cap
 		found.Skipped = err.Error()
 	}
 	return found
+}
+
+// calibrate measures the generator's open-loop ceiling against the origin
+// stub directly, with the scenario's requests and the search's steps, so
+// that the search's figures can be judged against it (applyCalibration).
+// The send lag is bounded by the SLO's p99: a generator that sends later
+// than that would charge its own delay to the target.
+func (r *runner) calibrate(ctx context.Context, sc *Scenario) *GeneratorCalibration {
+	spec := r.opts.Preset.Capacity
+	lagBound := r.opts.SLO.P99
+	if lagBound <= 0 {
+		lagBound = 10 * time.Millisecond
+	}
+	direct := liveTarget{name: TargetDirect, addr: r.origin.Addr()}
+	probe := func(ctx context.Context, rate float64) (CalibrationPoint, error) {
+		cfg, err := r.loadConfig(sc, direct)
+		if err != nil {
+			return CalibrationPoint{}, err
+		}
+		cfg.Mode, cfg.Rate, cfg.Connections, cfg.Timeout = OpenLoop, rate, spec.Connections, 2*time.Second
+		cfg.Warmup, cfg.Duration = spec.StepWarmup, spec.StepDuration
+		lr, err := RunLoad(ctx, cfg)
+		if err != nil {
+			return CalibrationPoint{}, err
+		}
+		p := CalibrationPointFrom(rate, lr, lagBound)
+		fmt.Fprintf(r.log, "    generator offered %8.0f rps: sent %8.0f, completed %8.0f, max send lag %-10v errors %d held %v\n",
+			rate, p.SendRate, p.Completed, p.MaxSendLag.Round(time.Microsecond), p.Errors, p.Held)
+		return p, nil
+	}
+	// Up to twice the search's cap, so that the generator can show the
+	// margin over any figure the search can find.
+	calSpec := spec
+	calSpec.MaxRate = min(2*spec.MaxRate, maxOpenLoopRate)
+	fmt.Fprintf(r.log, "  calibrating the open-loop generator against the origin (%s)\n", sc.Name)
+	cal, err := FindCeiling(ctx, calSpec, lagBound, probe)
+	if err != nil {
+		cal.Skipped = err.Error()
+		fmt.Fprintf(r.log, "  generator calibration failed: %v\n", err)
+		return &cal
+	}
+	at := ""
+	if cal.AtMaxRate {
+		at = " (at least: the search's cap)"
+	}
+	fmt.Fprintf(r.log, "  generator ceiling %.0f rps%s\n", cal.Ceiling, at)
+	return &cal
 }

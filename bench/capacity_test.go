@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -169,5 +170,116 @@ func TestWriteLatencyCharts(t *testing.T) {
 	}
 	if files, err := WriteLatencyCharts(nil, "empty", base+"-none"); err != nil || files != nil {
 		t.Errorf("no points: %v %v", files, err)
+	}
+}
+
+// fakeGenerator models a generator that holds rates up to limit and falls
+// behind beyond it.
+func fakeGenerator(limit float64, calls *[]float64) func(context.Context, float64) (CalibrationPoint, error) {
+	return func(_ context.Context, rate float64) (CalibrationPoint, error) {
+		*calls = append(*calls, rate)
+		lr := &LoadResult{SendRate: rate, Throughput: rate, Completed: 1, MaxSendLag: time.Millisecond}
+		if rate > limit {
+			lr.SendRate, lr.Throughput, lr.MaxSendLag = limit, limit, time.Second
+		}
+		return CalibrationPointFrom(rate, lr, 10*time.Millisecond), nil
+	}
+}
+
+func TestFindCeiling(t *testing.T) {
+	var calls []float64
+	spec := CapacitySpec{Scenario: "anon-1k", StartRate: 5000, Growth: 2, MaxRate: 320000, StepDuration: time.Second, BisectSteps: 3}
+	cal, err := FindCeiling(context.Background(), spec, 10*time.Millisecond, fakeGenerator(47000, &calls))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 5k..40k hold, 80k does not; three bisections: 60k no, 50k no, 45k yes.
+	if cal.Ceiling != 45000 || cal.AtMaxRate || len(calls) != 8 || cal.Scenario != "anon-1k" || cal.LagBound != 10*time.Millisecond {
+		t.Errorf("ceiling %v at max %v calls %v", cal.Ceiling, cal.AtMaxRate, calls)
+	}
+	for i := 1; i < len(cal.Points); i++ {
+		if cal.Points[i].Offered < cal.Points[i-1].Offered {
+			t.Fatalf("points not ascending: %+v", cal.Points)
+		}
+	}
+	calls = nil
+	cal, _ = FindCeiling(context.Background(), spec, 10*time.Millisecond, fakeGenerator(1e9, &calls))
+	if cal.Ceiling != 320000 || !cal.AtMaxRate {
+		t.Errorf("uncapped generator: %+v", cal)
+	}
+	calls = nil
+	cal, _ = FindCeiling(context.Background(), spec, 10*time.Millisecond, fakeGenerator(1000, &calls))
+	if cal.Ceiling != 0 || len(calls) != 1 {
+		t.Errorf("generator that holds nothing: ceiling %v calls %v", cal.Ceiling, calls)
+	}
+}
+
+func TestCalibrationPointFrom(t *testing.T) {
+	ok := LoadResult{SendRate: 29500, Throughput: 30500, Completed: 10, MaxSendLag: 10 * time.Millisecond}
+	if p := CalibrationPointFrom(30000, &ok, 10*time.Millisecond); !p.Held {
+		t.Errorf("within 2%% and the lag bound: %+v", p)
+	}
+	for name, lr := range map[string]LoadResult{
+		"slow sends":       {SendRate: 29300, Throughput: 30000, Completed: 10},
+		"slow completions": {SendRate: 30000, Throughput: 29300, Completed: 10},
+		"late":             {SendRate: 30000, Throughput: 30000, Completed: 10, MaxSendLag: 11 * time.Millisecond},
+		"errors":           {SendRate: 30000, Throughput: 30000, Completed: 10, Errors: 1},
+		"nothing":          {SendRate: 30000, Throughput: 30000},
+	} {
+		if p := CalibrationPointFrom(30000, &lr, 10*time.Millisecond); p.Held {
+			t.Errorf("%s held: %+v", name, p)
+		}
+	}
+}
+
+// TestApplyCalibration checks the harness-bound rule (ceiling under twice
+// the figure), the CPU-derived capacity, and that plans use it.
+func TestApplyCalibration(t *testing.T) {
+	pts := []CapacityPoint{
+		{Offered: 10000, Met: true, CPUPerRequestUS: 50},
+		{Offered: 20000, Met: true, CPUPerRequestUS: 32},
+		{Offered: 25000, Met: true}, // no CPU figure
+		{Offered: 30000, Met: false, CPUPerRequestUS: 30},
+	}
+	results := []CapacityResult{
+		{Target: "sluice", Sustainable: 25000, Points: pts},
+		{Target: "nginx", Sustainable: 12000, Points: pts},
+		{Target: "caddy", Sustainable: 21000},
+		{Target: TargetDirect, Sustainable: 40000},
+		{Target: "haproxy", Skipped: "missing"},
+	}
+	applyCalibration(results, &GeneratorCalibration{Ceiling: 40000})
+	s := results[0]
+	// 40000 < 2 x 25000; derived at 20000 req/s (the highest SLO-meeting
+	// rate with a CPU figure): 1e6 / 32 = 31250.
+	if !s.HarnessBound || s.Derived != 31250 || s.DerivedCPUUS != 32 || s.DerivedAt != 20000 || s.PerCore() != 31250 {
+		t.Errorf("sluice %+v", s)
+	}
+	if n := results[1]; n.HarnessBound || n.PerCore() != 12000 {
+		t.Errorf("nginx at 12000 under a 40000 ceiling is not harness-bound: %+v", n)
+	}
+	if c := results[2]; !c.HarnessBound || c.Derived != 0 || c.PerCore() != 21000 {
+		t.Errorf("caddy without CPU figures keeps the search's figure, marked: %+v", c)
+	}
+	if results[3].HarnessBound || results[4].HarnessBound {
+		t.Errorf("direct or skipped marked: %+v", results[3:])
+	}
+	if !HarnessBound(0, 1) || HarnessBound(0, 0) || HarnessBound(20000, 10000) || !HarnessBound(19999, 10000) {
+		t.Error("HarnessBound's 2x rule")
+	}
+	// The report says so and shows the derivation.
+	rep := sampleResults()
+	rep.Capacity.Results = results
+	rep.Capacity.Calibration = &GeneratorCalibration{Ceiling: 40000, LagBound: 10 * time.Millisecond}
+	md := RenderMarkdown(rep, ".")
+	if !containsAll(md, "| sluice | 25 000 (harness-bound; derived from CPU: 31 250) |", "| nginx | 12 000 |",
+		"| caddy | 21 000 (harness-bound) |", "**40 000 req/s**",
+		"- sluice: derived 31 250 req/s per core = 1 s / 32.00 µs per request (measured at 20 000 req/s offered); the search read 25 000.",
+		"- caddy: harness-bound, and no CPU figure") {
+		t.Errorf("markdown:\n%s", md)
+	}
+	rep.Capacity.Calibration = &GeneratorCalibration{Skipped: "origin down"}
+	if md := RenderMarkdown(rep, "."); !strings.Contains(md, "**Generator not calibrated:** origin down") {
+		t.Errorf("markdown:\n%s", md)
 	}
 }
