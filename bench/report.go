@@ -75,6 +75,7 @@ func RenderMarkdown(res *Results, mdDir string) string {
 	}
 	if res.HalfRate != nil {
 		writeHalfRate(&b, res.HalfRate, p)
+		writeFifthRate(&b, res.HalfRate, p)
 	}
 	return b.String()
 }
