@@ -371,6 +371,16 @@ func (o *openLoop) readLoop(s *olSlot, nc net.Conn) {
 	for {
 		err := rr.waitData()
 		if err != nil {
+			if cr.armed {
+				// The read failed before it could free the slot (closed,
+				// or the answer beat its deadline by a hair): the last
+				// request was answered, the connection is done.
+				cr.armed = false
+				_ = nc.Close()
+				s.state.Store(slotBroken)
+				o.release(s)
+				return
+			}
 			if s.state.Load() == slotIdle && s.state.CompareAndSwap(slotIdle, slotBroken) {
 				// Closed (or idle past a stale deadline) while free: the
 				// pacer redials when it next takes the slot.
