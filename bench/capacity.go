@@ -213,9 +213,13 @@ func PlanCapacity(perCore, peak, headroom float64, coresPerNode int) (CapacityPl
 // GeneratorCalibration is the open-loop generator's ceiling straight to the
 // origin stub, measured before a capacity search (issue 16): a target's
 // capacity can only be read off a search whose generator offers well above
-// it. A rate is held when the generator sends it and the origin's answers
-// complete at it, each within 2%, with no errors and no request sent later
-// than LagBound after its intended time.
+// it. A rate is held when the generator offers it: at least 98% of the
+// requests the measured window schedules are sent, 99% of them at most
+// LagBound after their intended time, at least 98% of those sent are
+// answered, and nothing fails. (LoadResult.SendRate, over the span from the
+// first to the last send, is kept for information: on a short step one
+// stall of a shared machine at the end moves it by more than 2%, while the
+// lag's p99 bounds how far the whole schedule slipped.)
 type GeneratorCalibration struct {
 	Scenario string `json:"scenario"`
 	// Ceiling is the highest rate held (0: none, not even the first).
@@ -232,9 +236,14 @@ type GeneratorCalibration struct {
 
 // CalibrationPoint is one open-loop probe of the generator against the origin.
 type CalibrationPoint struct {
-	Offered    float64       `json:"offered_rps"`
-	SendRate   float64       `json:"send_rps"`
+	Offered  float64 `json:"offered_rps"`
+	SendRate float64 `json:"send_rps"`
+	// Completed is answers per second up to the last answer (informative:
+	// on a short step one late answer moves it by more than 2%).
 	Completed  float64       `json:"completed_rps"`
+	Sent       uint64        `json:"sent"`
+	Answered   uint64        `json:"answered"`
+	SendLagP99 time.Duration `json:"send_lag_p99_ns"`
 	MaxSendLag time.Duration `json:"max_send_lag_ns"`
 	Errors     uint64        `json:"errors"`
 	Held       bool          `json:"held"`
@@ -244,13 +253,15 @@ type CalibrationPoint struct {
 // completion rates may fall from the offered rate on a held step.
 const calibrationTolerance = 0.02
 
-// CalibrationPointFrom judges one open-loop result against the origin.
-func CalibrationPointFrom(offered float64, lr *LoadResult, lagBound time.Duration) CalibrationPoint {
-	p := CalibrationPoint{Offered: offered, SendRate: lr.SendRate, Completed: lr.Throughput, MaxSendLag: lr.MaxSendLag, Errors: lr.Errors}
+// CalibrationPointFrom judges one open-loop result against the origin; dur
+// is the measured window.
+func CalibrationPointFrom(offered float64, dur time.Duration, lr *LoadResult, lagBound time.Duration) CalibrationPoint {
+	p := CalibrationPoint{Offered: offered, SendRate: lr.SendRate, Completed: lr.Throughput, Sent: lr.Sent, Answered: lr.Completed,
+		SendLagP99: lr.SendLagP99, MaxSendLag: lr.MaxSendLag, Errors: lr.Errors}
 	p.Held = lr.Errors == 0 && lr.Completed > 0 &&
-		math.Abs(lr.SendRate-offered) <= calibrationTolerance*offered &&
-		math.Abs(lr.Throughput-offered) <= calibrationTolerance*offered &&
-		lr.MaxSendLag <= lagBound
+		float64(lr.Sent) >= (1-calibrationTolerance)*offered*dur.Seconds() &&
+		float64(lr.Completed) >= (1-calibrationTolerance)*float64(lr.Sent) &&
+		lr.SendLagP99 <= lagBound
 	return p
 }
 

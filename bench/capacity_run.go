@@ -148,13 +148,14 @@ func (r *runner) capacityOne(ctx context.Context, sc *Scenario, name string) Cap
 // calibrate measures the generator's open-loop ceiling against the origin
 // stub directly, with the scenario's requests and the search's steps, so
 // that the search's figures can be judged against it (applyCalibration).
-// The send lag is bounded by the SLO's p99: a generator that sends later
-// than that would charge its own delay to the target.
+// The send lag's p99 is bounded by a quarter of the SLO's p99: a generator
+// that sends later than that charges a good part of the target's latency
+// budget with its own delay.
 func (r *runner) calibrate(ctx context.Context, sc *Scenario) *GeneratorCalibration {
 	spec := r.opts.Preset.Capacity
-	lagBound := r.opts.SLO.P99
+	lagBound := r.opts.SLO.P99 / 4
 	if lagBound <= 0 {
-		lagBound = 10 * time.Millisecond
+		lagBound = 2500 * time.Microsecond
 	}
 	direct := liveTarget{name: TargetDirect, addr: r.origin.Addr()}
 	probe := func(ctx context.Context, rate float64) (CalibrationPoint, error) {
@@ -168,9 +169,9 @@ func (r *runner) calibrate(ctx context.Context, sc *Scenario) *GeneratorCalibrat
 		if err != nil {
 			return CalibrationPoint{}, err
 		}
-		p := CalibrationPointFrom(rate, lr, lagBound)
-		fmt.Fprintf(r.log, "    generator offered %8.0f rps: sent %8.0f, completed %8.0f, max send lag %-10v errors %d held %v\n",
-			rate, p.SendRate, p.Completed, p.MaxSendLag.Round(time.Microsecond), p.Errors, p.Held)
+		p := CalibrationPointFrom(rate, cfg.Duration, lr, lagBound)
+		fmt.Fprintf(r.log, "    generator offered %8.0f rps: sent %8.0f rps, answered %d of %d, send lag p99 %-9v max %-9v errors %d, held %v\n",
+			rate, p.SendRate, p.Answered, p.Sent, p.SendLagP99, p.MaxSendLag.Round(time.Microsecond), p.Errors, p.Held)
 		return p, nil
 	}
 	// Up to twice the search's cap, so that the generator can show the

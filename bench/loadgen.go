@@ -142,6 +142,10 @@ type LoadResult struct {
 	// MaxSendLag is the largest delay between a request's intended and actual
 	// send time (open loop; in closed loop always zero).
 	MaxSendLag time.Duration `json:"max_send_lag_ns"`
+	// SendLagP99 is the 99th percentile of that delay over the requests
+	// sent (open loop; µs resolution): unlike the maximum, one stall of a
+	// shared machine does not move it.
+	SendLagP99 time.Duration `json:"send_lag_p99_ns,omitempty"`
 	// Latency is measured from the intended send time (open loop) or the
 	// actual send time (closed loop) to the end of the response.
 	Latency LatencySummary `json:"latency"`

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/valyala/fasthttp"
 )
 
@@ -90,7 +91,8 @@ type openLoop struct {
 	sreq *fasthttp.Request
 	rw   *reqWriter
 
-	pst workerStats // the pacer's counters: sends, unsent, sign errors
+	pst workerStats             // the pacer's counters: sends, unsent, sign errors
+	lag *hdrhistogram.Histogram // the pacer's: send lag of measured sends
 }
 
 // runOpenLoop runs a normalized open-loop cfg.
@@ -102,6 +104,7 @@ func runOpenLoop(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
 		dialer:  net.Dialer{Timeout: cfg.Timeout},
 		ctx:     ctx,
 		rw:      newReqWriter(),
+		lag:     newLatencyHistogram(),
 	}
 	if err := o.serialise(); err != nil {
 		return nil, err
@@ -119,7 +122,11 @@ func runOpenLoop(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
 	for i := range o.slots {
 		stats = append(stats, o.slots[i].st)
 	}
-	return o.result(stats), nil
+	res := o.result(stats)
+	if o.lag.TotalCount() > 0 {
+		res.SendLagP99 = time.Duration(o.lag.ValueAtQuantile(99)) * time.Microsecond
+	}
+	return res, nil
 }
 
 // serialise builds the wire form of every request of the cycle once; with a
@@ -260,6 +267,7 @@ func (o *openLoop) send(s *olSlot, seq uint64, due time.Duration) {
 		}
 		st.lastSend = max(st.lastSend, now)
 		st.maxLag = max(st.maxLag, now-due)
+		recordLatency(o.lag, now-due)
 	}
 	if o.sreq != nil && !o.signed(s, seq) {
 		if s.measured {

@@ -257,10 +257,10 @@ func writeCalibration(b *strings.Builder, c *CapacityReport) {
 		ceiling = "at least " + ceiling
 	}
 	fmt.Fprintf(b, "\nGenerator calibration before the search: open loop straight to the origin stub (the harness's core, no target), "+
-		"the highest rate offered within %.0f%% (sent and completed), with no errors and no request sent more than %v late: **%s req/s**. "+
+		"the highest rate at which it sent at least %.0f%% of the scheduled requests, 99%% of them at most %v late, with no errors: **%s req/s**. "+
 		"A figure is marked harness-bound when this ceiling is under %.0fx it: the search may have measured the generator, "+
 		"so the capacity is derived instead as one core / the target's CPU µs per request at the highest offered rate that met the SLO.\n",
-		calibrationTolerance*100, cal.LagBound, ceiling, harnessMargin)
+		100-calibrationTolerance*100, cal.LagBound, ceiling, harnessMargin)
 	for _, r := range c.Results {
 		if r.HarnessBound && r.Derived > 0 {
 			fmt.Fprintf(b, "\n- %s: derived %s req/s per core = 1 s / %.2f µs per request (measured at %s req/s offered); the search read %s.\n",
