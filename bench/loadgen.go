@@ -29,7 +29,10 @@ const (
 	// (no coordinated omission). A request that cannot be sent within
 	// Timeout of its intended time is not sent: it counts as error "unsent"
 	// with its wait so far as latency, which also bounds how long an
-	// overloaded run drains after Duration.
+	// overloaded run drains after Duration. The open loop runs on its own
+	// HTTP/1.1 client (rawclient_openloop.go): one pacer sends the requests
+	// due in each short tick, pre-serialised, on keep-alive connections
+	// (at most Connections), so the generator is not what limits the rate.
 	OpenLoop
 )
 
