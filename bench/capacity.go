@@ -299,7 +299,7 @@ func FindCeiling(ctx context.Context, spec CapacitySpec, lagBound time.Duration,
 			break
 		}
 	}
-	for i := 0; bad > 0 && good > 0 && i < spec.BisectSteps && bad-good > 0.02*good; i++ {
+	for i := 0; bad > 0 && i < spec.BisectSteps && bad-good > 0.02*math.Max(good, 1); i++ {
 		mid := math.Round((good + bad) / 2)
 		ok, err := try(mid)
 		if err != nil {

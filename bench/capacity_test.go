@@ -209,9 +209,10 @@ func TestFindCeiling(t *testing.T) {
 		t.Errorf("uncapped generator: %+v", cal)
 	}
 	calls = nil
-	cal, _ = FindCeiling(context.Background(), spec, 10*time.Millisecond, fakeGenerator(1000, &calls))
-	if cal.Ceiling != 0 || len(calls) != 1 {
-		t.Errorf("generator that holds nothing: ceiling %v calls %v", cal.Ceiling, calls)
+	cal, _ = FindCeiling(context.Background(), spec, 10*time.Millisecond, fakeGenerator(2000, &calls))
+	// 5000 fails; bisection below it: 2500 no, 1250 yes, 1875 yes.
+	if cal.Ceiling != 1875 || len(calls) != 4 {
+		t.Errorf("generator under the first step: ceiling %v calls %v", cal.Ceiling, calls)
 	}
 }
 
