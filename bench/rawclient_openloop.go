@@ -278,6 +278,7 @@ func (o *openLoop) send(s *olSlot, seq uint64, due time.Duration) {
 		return
 	}
 	s.sentAt = now
+	s.wkind.Store(0) // a failed write of an earlier request was answered anyway
 	o.inflight.Add(1)
 	if s.state.Load() == slotIdle {
 		// The deadline is renewed before the slot turns busy: a reader that
