@@ -286,10 +286,13 @@ func (o *openLoop) send(s *olSlot, seq uint64, due time.Duration) {
 		// request is younger than Timeout and reads on.
 		_ = s.nc.SetReadDeadline(o.base.Add(now + o.cfg.Timeout))
 		if s.state.CompareAndSwap(slotIdle, slotBusy) {
-			if _, err := s.nc.Write(s.out); err != nil {
-				// The reader owns the request's outcome: closing wakes it.
-				s.wkind.Store(int32(classifyError(err)) + 1)
-				_ = s.nc.Close()
+			if len(s.out) > maxPacerWrite {
+				// The writer may outlive the request (an early answer):
+				// the slot's next signed request gets a buffer of its own.
+				s.wbuf = nil
+				go writeRequest(s, s.nc, s.out)
+			} else {
+				writeRequest(s, s.nc, s.out)
 			}
 			return
 		}
@@ -298,6 +301,22 @@ func (o *openLoop) send(s *olSlot, seq uint64, due time.Duration) {
 	s.state.Store(slotBusy)
 	o.readers.Add(1)
 	go o.connect(s)
+}
+
+// maxPacerWrite is the largest request the pacer writes itself. A write
+// that does not fit the socket's buffer waits for the target to read it;
+// larger requests are written by a goroutine of their own (one allocation
+// per such request) so that the schedule does not wait with them.
+const maxPacerWrite = 64 << 10
+
+// writeRequest writes out, slot s's request, on nc. On failure the reader
+// owns the request's outcome: closing the connection wakes it, and it
+// charges the write's error kind.
+func writeRequest(s *olSlot, nc net.Conn, out []byte) {
+	if _, err := nc.Write(out); err != nil {
+		s.wkind.Store(int32(classifyError(err)) + 1)
+		_ = nc.Close()
+	}
 }
 
 // signed builds request seq in o.sreq, signs it and serialises it into the
@@ -355,9 +374,13 @@ func (o *openLoop) connect(s *olSlot) {
 	// connection); the deadline only bounds a target that stops reading.
 	_ = nc.SetWriteDeadline(o.base.Add(o.end + 2*o.cfg.Timeout))
 	_ = nc.SetReadDeadline(o.base.Add(s.sentAt + o.cfg.Timeout))
-	if _, err := nc.Write(s.out); err != nil {
-		s.wkind.Store(int32(classifyError(err)) + 1)
-		_ = nc.Close()
+	if len(s.out) > maxPacerWrite {
+		// The reader must read while a large request goes out: a target
+		// may answer before it has read the body.
+		s.wbuf = nil
+		go writeRequest(s, nc, s.out)
+	} else {
+		writeRequest(s, nc, s.out)
 	}
 	o.readLoop(s, nc)
 }

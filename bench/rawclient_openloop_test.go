@@ -285,3 +285,44 @@ func TestOpenLoopFramingAndErrors(t *testing.T) {
 		t.Errorf("errors %d kinds %v completed %d, want 20 refused", res.Errors, res.ErrorKinds, res.Completed)
 	}
 }
+
+// TestOpenLoopEarlyAnswer: a server that answers 413 and closes without
+// reading a large body (as a gateway's size limit does) ends each request
+// one way or the other, answered or reset, and the run accounts for all.
+func TestOpenLoopEarlyAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					line, err := br.ReadSlice('\n')
+					if err != nil || len(line) <= 2 {
+						break
+					}
+				}
+				c.Write([]byte("HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"))
+			}()
+		}
+	}()
+	res, err := RunLoad(context.Background(), LoadConfig{
+		Addr: ln.Addr().String(), Mode: OpenLoop, Rate: 200, Duration: 5 * time.Second, MaxRequests: 40, Connections: 4,
+		Method: "POST", Body: make([]byte, 4<<20), ExpectStatus: 413, Timeout: 2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 40 || res.Completed+res.Errors != 40 || res.Completed == 0 || res.ErrorKinds["timeout"] != 0 {
+		t.Errorf("sent %d completed %d errors %d %v status %v", res.Sent, res.Completed, res.Errors, res.ErrorKinds, res.Status)
+	}
+	t.Logf("completed %d (status %v), errors %v", res.Completed, res.Status, res.ErrorKinds)
+}
