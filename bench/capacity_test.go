@@ -283,6 +283,10 @@ func TestApplyCalibration(t *testing.T) {
 		"- caddy: harness-bound, and no CPU figure") {
 		t.Errorf("markdown:\n%s", md)
 	}
+	rep.Capacity.Calibration = &GeneratorCalibration{LagBound: time.Millisecond}
+	if md := RenderMarkdown(rep, "."); !strings.Contains(md, "at most 1ms late, with no errors: **none of the rates tried**.") {
+		t.Errorf("markdown:\n%s", md)
+	}
 	rep.Capacity.Calibration = &GeneratorCalibration{Skipped: "origin down"}
 	if md := RenderMarkdown(rep, "."); !strings.Contains(md, "**Generator not calibrated:** origin down") {
 		t.Errorf("markdown:\n%s", md)

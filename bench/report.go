@@ -252,12 +252,15 @@ func writeCalibration(b *strings.Builder, c *CapacityReport) {
 		fmt.Fprintf(b, "\n**Generator not calibrated:** %s; the figures above may describe the harness.\n", strings.TrimSuffix(oneLine(cal.Skipped), "."))
 		return
 	}
-	ceiling := fmtRate(cal.Ceiling)
-	if cal.AtMaxRate {
+	ceiling := fmtRate(cal.Ceiling) + " req/s"
+	switch {
+	case cal.Ceiling <= 0:
+		ceiling = "none of the rates tried"
+	case cal.AtMaxRate:
 		ceiling = "at least " + ceiling
 	}
 	fmt.Fprintf(b, "\nGenerator calibration before the search: open loop straight to the origin stub (the harness's core, no target), "+
-		"the highest rate at which it sent at least %.0f%% of the scheduled requests, 99%% of them at most %v late, with no errors: **%s req/s**. "+
+		"the highest rate at which it sent at least %.0f%% of the scheduled requests, 99%% of them at most %v late, with no errors: **%s**. "+
 		"A figure is marked harness-bound when this ceiling is under %.0fx it: the search may have measured the generator, "+
 		"so the capacity is derived instead as one core / the target's CPU µs per request at the highest offered rate that met the SLO.\n",
 		100-calibrationTolerance*100, cal.LagBound, ceiling, harnessMargin)
