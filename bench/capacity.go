@@ -247,6 +247,27 @@ type CalibrationPoint struct {
 	MaxSendLag time.Duration `json:"max_send_lag_ns"`
 	Errors     uint64        `json:"errors"`
 	Held       bool          `json:"held"`
+	// HarnessCPUUS is the harness process's CPU time (generator and the
+	// in-process origin together) per answered request, in µs (0: not
+	// measured): what one request costs the harness's core.
+	HarnessCPUUS float64 `json:"harness_cpu_us_per_request,omitempty"`
+}
+
+// HarnessCPUAt returns the harness's CPU µs per request at the highest held
+// rate, or at the highest rate tried when none was held (0 when none was
+// measured).
+func (c *GeneratorCalibration) HarnessCPUAt() (cpuUS, at float64) {
+	for _, held := range []bool{true, false} {
+		for _, p := range c.Points {
+			if (p.Held || !held) && p.HarnessCPUUS > 0 && p.Offered >= at {
+				cpuUS, at = p.HarnessCPUUS, p.Offered
+			}
+		}
+		if cpuUS > 0 {
+			break
+		}
+	}
+	return cpuUS, at
 }
 
 // calibrationTolerance is how far (as a fraction) the achieved send and

@@ -3,8 +3,10 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -171,14 +173,26 @@ func (r *runner) calibrate(ctx context.Context, sc *Scenario) *GeneratorCalibrat
 			return CalibrationPoint{}, err
 		}
 		cfg.Mode, cfg.Rate, cfg.Connections, cfg.Timeout = OpenLoop, rate, spec.Connections, 2*time.Second
-		cfg.Warmup, cfg.Duration = calSpec.StepWarmup, calSpec.StepDuration
+		if calSpec.StepWarmup > 0 {
+			w := cfg
+			w.Duration = calSpec.StepWarmup
+			if _, err := RunLoad(ctx, w); err != nil {
+				return CalibrationPoint{}, err
+			}
+		}
+		cfg.Duration = calSpec.StepDuration
+		cpu0 := selfCPU()
 		lr, err := RunLoad(ctx, cfg)
 		if err != nil {
 			return CalibrationPoint{}, err
 		}
 		p := CalibrationPointFrom(rate, cfg.Duration, lr, lagBound)
-		fmt.Fprintf(r.log, "    generator offered %8.0f rps: sent %8.0f rps, answered %d of %d, send lag p99 %-9v max %-9v errors %d, held %v\n",
-			rate, p.SendRate, p.Answered, p.Sent, p.SendLagP99, p.MaxSendLag.Round(time.Microsecond), p.Errors, p.Held)
+		if cpu := selfCPU() - cpu0; cpu > 0 && lr.Completed > 0 {
+			p.HarnessCPUUS = math.Round(float64(cpu.Nanoseconds())/float64(lr.Completed)) / 1000
+		}
+		fmt.Fprintf(r.log, "    generator offered %8.0f rps: sent %8.0f rps, answered %d of %d, send lag p99 %-9v max %-9v errors %d, "+
+			"harness CPU %.2f µs/req, held %v\n",
+			rate, p.SendRate, p.Answered, p.Sent, p.SendLagP99, p.MaxSendLag.Round(time.Microsecond), p.Errors, p.HarnessCPUUS, p.Held)
 		return p, nil
 	}
 	fmt.Fprintf(r.log, "  calibrating the open-loop generator against the origin (%s)\n", sc.Name)
@@ -194,4 +208,14 @@ func (r *runner) calibrate(ctx context.Context, sc *Scenario) *GeneratorCalibrat
 	}
 	fmt.Fprintf(r.log, "  generator ceiling %.0f rps%s\n", cal.Ceiling, at)
 	return &cal
+}
+
+// selfCPU is this process's user and system CPU time so far (getrusage:
+// threads that exited count too).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -275,16 +275,23 @@ func TestApplyCalibration(t *testing.T) {
 	// The report says so and shows the derivation.
 	rep := sampleResults()
 	rep.Capacity.Results = results
-	rep.Capacity.Calibration = &GeneratorCalibration{Ceiling: 40000, LagBound: 10 * time.Millisecond}
+	rep.Capacity.Calibration = &GeneratorCalibration{Ceiling: 40000, LagBound: 10 * time.Millisecond, Points: []CalibrationPoint{
+		{Offered: 20000, Held: true, HarnessCPUUS: 30},
+		{Offered: 40000, Held: true, HarnessCPUUS: 20},
+		{Offered: 80000, Held: false, HarnessCPUUS: 10},
+	}}
 	md := RenderMarkdown(rep, ".")
 	if !containsAll(md, "| sluice | 25 000 (harness-bound; derived from CPU: 31 250) |", "| nginx | 12 000 |",
 		"| caddy | 21 000 (harness-bound) |", "**40 000 req/s**", "at least 98% of the scheduled requests, 99% of them at most 10ms late",
 		"- sluice: derived 31 250 req/s per core = 1 s / 32.00 µs per request (measured at 20 000 req/s offered); the search read 25 000.",
-		"- caddy: harness-bound, and no CPU figure") {
+		"- caddy: harness-bound, and no CPU figure",
+		"spent 20.00 µs of CPU per request at 40 000 req/s: a core of its own could offer at most about 50 000 req/s") {
 		t.Errorf("markdown:\n%s", md)
 	}
-	rep.Capacity.Calibration = &GeneratorCalibration{LagBound: time.Millisecond}
-	if md := RenderMarkdown(rep, "."); !strings.Contains(md, "at most 1ms late, with no errors: **none of the rates tried**.") {
+	rep.Capacity.Calibration = &GeneratorCalibration{LagBound: time.Millisecond, Points: []CalibrationPoint{
+		{Offered: 1000, HarnessCPUUS: 100}, {Offered: 2000, HarnessCPUUS: 80}}}
+	if md := RenderMarkdown(rep, "."); !containsAll(md, "at most 1ms late, with no errors: **none of the rates tried**.",
+		"spent 80.00 µs of CPU per request at 2 000 req/s") {
 		t.Errorf("markdown:\n%s", md)
 	}
 	rep.Capacity.Calibration = &GeneratorCalibration{Skipped: "origin down"}

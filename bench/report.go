@@ -264,6 +264,11 @@ func writeCalibration(b *strings.Builder, c *CapacityReport) {
 		"A figure is marked harness-bound when this ceiling is under %.0fx it: the search may have measured the generator, "+
 		"so the capacity is derived instead as one core / the target's CPU µs per request at the highest offered rate that met the SLO.\n",
 		100-calibrationTolerance*100, cal.LagBound, ceiling, harnessMargin)
+	if cpu, at := cal.HarnessCPUAt(); cpu > 0 {
+		fmt.Fprintf(b, "\nThe harness (generator and origin stub, one process) spent %.2f µs of CPU per request at %s req/s: "+
+			"a core of its own could offer at most about %s req/s, whatever the schedule's slack.\n",
+			cpu, fmtRate(at), fmtRate(1e6/cpu))
+	}
 	for _, r := range c.Results {
 		if r.HarnessBound && r.Derived > 0 {
 			fmt.Fprintf(b, "\n- %s: derived %s req/s per core = 1 s / %.2f µs per request (measured at %s req/s offered); the search read %s.\n",
