@@ -98,12 +98,18 @@ const okAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 // TestOpenLoopWireMatchesHostClient checks that the open loop puts the same
 // bytes on the wire as the closed loop's fasthttp client, for the plain
-// configuration and for a request mix: the targets see the same requests
-// whichever loop drives them.
+// configuration, a signed one and a request mix: the targets see the same
+// requests whichever loop drives them.
 func TestOpenLoopWireMatchesHostClient(t *testing.T) {
 	cfgs := map[string]LoadConfig{
 		"paths": {Method: "POST", Paths: []string{"/a?x=1", "/b"}, Body: []byte(`{"k":"v"}`), Host: "api.example",
 			Headers: []Header{{Name: "x-api-key", Value: "k1"}, {Name: "Accept", Value: "*/*"}}},
+		"signed": {Paths: []string{"/s/a", "/s/b"}, Headers: []Header{{Name: "x-app", Value: "bench"}},
+			Sign: func(req *fasthttp.Request, seq uint64) error {
+				req.Header.Set("x-ca-signature", "sig-"+strconv.FormatUint(seq, 10)+"-"+string(req.URI().Path()))
+				req.Header.Set("Date", "Sun, 06 Dec 2026 08:00:00 GMT")
+				return nil
+			}},
 		"mix": {Requests: []RequestSpec{
 			{URI: "/get?q=1", Headers: []Header{{Name: "x-lower", Value: "1"}}},
 			{Method: "PUT", URI: "/put", Body: []byte("body"), Headers: []Header{{Name: "Content-Type", Value: "text/plain"}}},
