@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fasthttp/websocket"
 	"github.com/valyala/fasthttp"
 )
 
@@ -202,21 +203,7 @@ func TestCopySlowReader(t *testing.T) {
 // them: up when accepted, down when fasthttp closes them.
 func TestOpenConnectionsCountedUnwrapped(t *testing.T) {
 	g := startGateway(t, scriptedBackendConfig(copyOrigin(t), ""))
-	// Other tests' gateways in this binary may still be closing connections:
-	// the gauge is read as a difference once it has settled.
-	settle := func() int64 {
-		last := openConns.Load()
-		for i := 0; i < 100; i++ {
-			time.Sleep(10 * time.Millisecond)
-			if v := openConns.Load(); v == last {
-				return v
-			} else {
-				last = v
-			}
-		}
-		return last
-	}
-	base := settle()
+	base := settledOpenConns()
 	var conns []*rawClient
 	var resp fasthttp.Response
 	for i := 0; i < 3; i++ {
@@ -273,4 +260,41 @@ func TestCountingListenerUnwrapsTCP(t *testing.T) {
 	if d := openConns.Load() - before; d != 0 {
 		t.Fatalf("after close: %d", d)
 	}
+}
+
+// TestOpenConnectionsCountTunnels: a plain connection a WebSocket tunnel
+// takes over stays counted while the tunnel runs (fasthttp reports it
+// hijacked, not closed) and is uncounted once, when the tunnel closes it.
+func TestOpenConnectionsCountTunnels(t *testing.T) {
+	g := startGateway(t, wsConfig(""))
+	base := settledOpenConns()
+	c, resp, err := dialWS(t, g, "/ws", keyHeader())
+	if err != nil {
+		t.Fatalf("dial: %v (%v)", err, resp)
+	}
+	echoOnce(t, c, websocket.TextMessage, []byte("hello"))
+	if d := openConns.Load() - base; d != 1 {
+		t.Fatalf("sluice_open_connections moved by %d with one tunnel open, want 1", d)
+	}
+	_ = c.Close()
+	waitFor(t, func() bool { return openConns.Load() == base })
+	// Settled: not uncounted twice.
+	if v := settledOpenConns(); v != base {
+		t.Fatalf("sluice_open_connections %d after the tunnel closed, want %d", v, base)
+	}
+}
+
+// settledOpenConns reads the process-wide gauge once it stopped moving:
+// other tests' gateways in this binary may still be closing connections.
+func settledOpenConns() int64 {
+	last := openConns.Load()
+	for i := 0; i < 100; i++ {
+		time.Sleep(10 * time.Millisecond)
+		v := openConns.Load()
+		if v == last {
+			return v
+		}
+		last = v
+	}
+	return last
 }
