@@ -58,6 +58,39 @@ func TestCopy16KZeroAllocs(t *testing.T) {
 	}
 }
 
+// TestCopyStreamedZeroAllocs: an answer over the stream threshold, sent
+// by bodyStream.WriteTo (buffered bytes, then ReadFrom from the upstream
+// socket: splice(2) into the unwrapped client connection), allocates
+// nothing. Without WriteTo, net.TCPConn.ReadFrom gets a reader it cannot
+// splice from and io.Copy allocates a 32 KiB buffer per answer.
+func TestCopyStreamedZeroAllocs(t *testing.T) {
+	const size = 256 << 10
+	originAddr := rawOrigin(t, append([]byte("HTTP/1.1 200 OK\r\nContent-Length: 262144\r\n\r\n"), bytes.Repeat([]byte("y"), size)...))
+	g := startGateway(t, scriptedBackendConfig(originAddr, "[server]\nstream_threshold = \"4KiB\"\n"))
+	c, err := net.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	get := []byte("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+	buf := make([]byte, size+4096)
+	one := func() {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write(get); err != nil {
+			t.Fatal(err)
+		}
+		if n := readCopyAnswer(t, c, buf); n != size {
+			t.Fatalf("answer body %d bytes", n)
+		}
+	}
+	for i := 0; i < 10; i++ {
+		one()
+	}
+	if allocs := testing.AllocsPerRun(100, one); allocs != 0 {
+		t.Fatalf("%.1f allocations per streamed answer, want 0", allocs)
+	}
+}
+
 // rawOrigin answers every request on a connection with answer, after
 // reading the request's header and its Content-Length body; it allocates
 // nothing per request.

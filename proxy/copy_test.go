@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,12 +39,24 @@ func pattern(n int) []byte {
 // Content-Length, GET /chunked?size=N with the same bytes chunked, and
 // POST /echo with the request body it received (Content-Length).
 func copyOrigin(t testing.TB) string {
+	addr, _ := copyOriginCounting(t)
+	return addr
+}
+
+// copyOriginCounting is copyOrigin that also counts the connections it
+// accepted: a gateway that ends every answer cleanly keeps reusing one.
+func copyOriginCounting(t testing.TB) (string, *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &fasthttp.Server{MaxRequestBodySize: 4 << 20, Handler: func(ctx *fasthttp.RequestCtx) {
+	var accepted atomic.Int64
+	srv := &fasthttp.Server{MaxRequestBodySize: 4 << 20, ConnState: func(_ net.Conn, st fasthttp.ConnState) {
+		if st == fasthttp.StateNew {
+			accepted.Add(1)
+		}
+	}, Handler: func(ctx *fasthttp.RequestCtx) {
 		n, _ := strconv.Atoi(string(ctx.QueryArgs().Peek("size")))
 		switch string(ctx.Path()) {
 		case "/cl":
@@ -58,7 +71,7 @@ func copyOrigin(t testing.TB) string {
 	}}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown() })
-	return ln.Addr().String()
+	return ln.Addr().String(), &accepted
 }
 
 // rawClient is one keep-alive client connection that writes requests by
@@ -127,6 +140,33 @@ func TestCopyAnswersAtBufferEdges(t *testing.T) {
 				t.Fatalf("%s %d: body of %d bytes differs", mode, n, len(resp.Body()))
 			}
 		}
+	}
+}
+
+// TestCopyStreamedAnswersAtBufferEdges: with a 4 KiB stream threshold
+// every answer above it streams: a Content-Length one through bodyStream's
+// WriteTo (the reader's buffered bytes, then ReadFrom from the upstream
+// socket, spliced once the client's buffer is flushed), a chunked one through
+// fasthttp's decoder. Bytes and framing stay exact, and every answer ends
+// cleanly: the gateway keeps using one upstream connection.
+func TestCopyStreamedAnswersAtBufferEdges(t *testing.T) {
+	addr, accepted := copyOriginCounting(t)
+	g := startGateway(t, scriptedBackendConfig(addr, "[server]\nstream_threshold = \"4KiB\"\n"))
+	for _, mode := range []string{"cl", "chunked"} {
+		rc := dialRaw(t, g.addr)
+		var resp fasthttp.Response
+		for _, n := range append(bodySizes, 4097, 65536, 3<<20+7) {
+			rc.roundTrip(fmt.Appendf(nil, "GET /%s?size=%d HTTP/1.1\r\nHost: x\r\n\r\n", mode, n), &resp)
+			if resp.StatusCode() != 200 || !bytes.Equal(resp.Body(), pattern(n)) {
+				t.Fatalf("%s %d: status %d, body of %d bytes differs", mode, n, resp.StatusCode(), len(resp.Body()))
+			}
+			if cl := resp.Header.ContentLength(); mode == "cl" && cl != n {
+				t.Fatalf("%s %d: Content-Length %d", mode, n, cl)
+			}
+		}
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Fatalf("the gateway opened %d upstream connections for sequential answers, want 1 reused", n)
 	}
 }
 
