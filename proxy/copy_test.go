@@ -338,3 +338,95 @@ func settledOpenConns() int64 {
 	}
 	return last
 }
+
+// pausingOrigin answers each request with a Content-Length of 3×part bytes,
+// sent in three parts with pause between them.
+func pausingOrigin(t testing.TB, part int, pause time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	body := pattern(3 * part)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				var req fasthttp.Request
+				for req.Read(br) == nil {
+					if _, err := c.Write(fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(body))); err != nil {
+						return
+					}
+					for i := 0; i < 3; i++ {
+						if i > 0 {
+							time.Sleep(pause)
+						}
+						if _, err := c.Write(body[i*part : (i+1)*part]); err != nil {
+							return
+						}
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func pauseConfig(addr, timeout string) string {
+	return `
+[server]
+stream_threshold = "4KiB"
+[[backends]]
+name = "pausing"
+targets = [{ url = "http://` + addr + `" }]
+[[groups]]
+name = "g"
+[[groups.apis]]
+name = "all"
+path = "/{rest:*}"
+backend = "pausing"
+timeout = "` + timeout + `"
+`
+}
+
+// TestCopyStreamedPauseWithinTimeout: a streamed Content-Length answer
+// whose upstream pauses mid-body for less than the API's timeout reaches
+// the client whole (WriteTo renews the upstream deadline per chunk).
+func TestCopyStreamedPauseWithinTimeout(t *testing.T) {
+	const part = 20 << 10
+	g := startGateway(t, pauseConfig(pausingOrigin(t, part, 150*time.Millisecond), "2s"))
+	rc := dialRaw(t, g.addr)
+	var resp fasthttp.Response
+	for i := 0; i < 2; i++ {
+		rc.roundTrip([]byte("GET /p HTTP/1.1\r\nHost: x\r\n\r\n"), &resp)
+		if resp.StatusCode() != 200 || !bytes.Equal(resp.Body(), pattern(3*part)) {
+			t.Fatalf("status %d, %d bytes", resp.StatusCode(), len(resp.Body()))
+		}
+	}
+}
+
+// TestCopyStreamedStallCut: an upstream that stops mid-body for longer than
+// the API's timeout has its streamed answer cut: the client never sees it
+// complete, and its connection is closed.
+func TestCopyStreamedStallCut(t *testing.T) {
+	const part = 20 << 10
+	g := startGateway(t, pauseConfig(pausingOrigin(t, part, 3*time.Second), "300ms"))
+	start := time.Now()
+	out, closed := rawExchange(t, g.addr, "GET /p HTTP/1.1\r\nHost: x\r\n\r\n")
+	if !closed {
+		t.Fatal("client connection left open after a stalled upstream answer")
+	}
+	if took := time.Since(start); took > 2500*time.Millisecond {
+		t.Fatalf("the stalled answer was cut after %v, not at the 300ms timeout", took)
+	}
+	var resp fasthttp.Response
+	if err := resp.Read(bufio.NewReader(bytes.NewReader([]byte(out)))); err == nil {
+		t.Fatalf("the cut answer parses as complete (%d bytes)", len(resp.Body()))
+	}
+}
