@@ -55,7 +55,6 @@ func copyOriginCounting(t testing.TB) (string, *atomic.Int64) {
 // copyOriginOn is copyOriginCounting, behind TLS when cfg is set.
 func copyOriginOn(t testing.TB, cfg *tls.Config) (string, *atomic.Int64) {
 	t.Helper()
-	var ln net.Listener
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
