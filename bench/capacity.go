@@ -94,6 +94,14 @@ type CapacityResult struct {
 	// AtMaxRate is true when the search stopped at MaxRate while still
 	// meeting the SLO: the capacity is at least Sustainable.
 	AtMaxRate bool `json:"at_max_rate,omitempty"`
+	// HarnessBound is set when the generator's calibrated ceiling was below
+	// twice Sustainable: the search may have measured the harness. Derived
+	// is then one core / DerivedCPUUS, the target's CPU µs per request at
+	// DerivedAt, the highest offered rate that met the SLO (0: no CPU figure).
+	HarnessBound bool    `json:"harness_bound,omitempty"`
+	Derived      float64 `json:"derived_rps,omitempty"`
+	DerivedCPUUS float64 `json:"derived_cpu_us_per_request,omitempty"`
+	DerivedAt    float64 `json:"derived_at_rps,omitempty"`
 }
 
 // Probe offers rate for one step and returns what happened.
@@ -200,4 +208,185 @@ func PlanCapacity(perCore, peak, headroom float64, coresPerNode int) (CapacityPl
 	p.Nodes = (p.Cores + coresPerNode - 1) / coresPerNode
 	p.NodesN1 = p.Nodes + 1
 	return p, nil
+}
+
+// GeneratorCalibration is the open-loop generator's ceiling straight to the
+// origin stub, measured before a capacity search (issue 16): a target's
+// capacity can only be read off a search whose generator offers well above
+// it. A rate is held when the generator offers it: at least 98% of the
+// requests the measured window schedules are sent, 99% of them at most
+// LagBound after their intended time, at least 98% of those sent are
+// answered, and nothing fails. (LoadResult.SendRate, over the span from the
+// first to the last send, is kept for information: on a short step one
+// stall of a shared machine at the end moves it by more than 2%, while the
+// lag's p99 bounds how far the whole schedule slipped.)
+type GeneratorCalibration struct {
+	Scenario string `json:"scenario"`
+	// Ceiling is the highest rate held (0: none, not even the first).
+	Ceiling float64 `json:"ceiling_rps"`
+	// AtMaxRate: the search stopped at its cap still holding, so the
+	// ceiling is at least Ceiling.
+	AtMaxRate bool          `json:"at_max_rate,omitempty"`
+	LagBound  time.Duration `json:"lag_bound_ns"`
+	// Points are the probes, ascending by offered rate.
+	Points []CalibrationPoint `json:"points,omitempty"`
+	// Skipped, when set, says why nothing was measured.
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// CalibrationPoint is one open-loop probe of the generator against the origin.
+type CalibrationPoint struct {
+	Offered  float64 `json:"offered_rps"`
+	SendRate float64 `json:"send_rps"`
+	// Completed is answers per second up to the last answer (informative:
+	// on a short step one late answer moves it by more than 2%).
+	Completed  float64       `json:"completed_rps"`
+	Sent       uint64        `json:"sent"`
+	Answered   uint64        `json:"answered"`
+	SendLagP99 time.Duration `json:"send_lag_p99_ns"`
+	MaxSendLag time.Duration `json:"max_send_lag_ns"`
+	Errors     uint64        `json:"errors"`
+	Held       bool          `json:"held"`
+	// HarnessCPUUS is the harness process's CPU time (generator and the
+	// in-process origin together) per answered request, in µs (0: not
+	// measured): what one request costs the harness's core.
+	HarnessCPUUS float64 `json:"harness_cpu_us_per_request,omitempty"`
+}
+
+// HarnessCPUAt returns the harness's CPU µs per request at the highest held
+// rate, or at the highest rate tried when none was held (0 when none was
+// measured).
+func (c *GeneratorCalibration) HarnessCPUAt() (cpuUS, at float64) {
+	for _, held := range []bool{true, false} {
+		for _, p := range c.Points {
+			if (p.Held || !held) && p.HarnessCPUUS > 0 && p.Offered >= at {
+				cpuUS, at = p.HarnessCPUUS, p.Offered
+			}
+		}
+		if cpuUS > 0 {
+			break
+		}
+	}
+	return cpuUS, at
+}
+
+// calibrationTolerance is how far (as a fraction) the achieved send and
+// completion rates may fall from the offered rate on a held step.
+const calibrationTolerance = 0.02
+
+// CalibrationPointFrom judges one open-loop result against the origin; dur
+// is the measured window.
+func CalibrationPointFrom(offered float64, dur time.Duration, lr *LoadResult, lagBound time.Duration) CalibrationPoint {
+	p := CalibrationPoint{Offered: offered, SendRate: lr.SendRate, Completed: lr.Throughput, Sent: lr.Sent, Answered: lr.Completed,
+		SendLagP99: lr.SendLagP99, MaxSendLag: lr.MaxSendLag, Errors: lr.Errors}
+	p.Held = lr.Errors == 0 && lr.Completed > 0 &&
+		float64(lr.Sent) >= (1-calibrationTolerance)*offered*dur.Seconds() &&
+		float64(lr.Completed) >= (1-calibrationTolerance)*float64(lr.Sent) &&
+		lr.SendLagP99 <= lagBound
+	return p
+}
+
+// FindCeiling raises the offered rate as FindCapacity does (geometric steps
+// from spec.StartRate, then bisection) until a step is not held, and returns
+// the highest rate held.
+func FindCeiling(ctx context.Context, spec CapacitySpec, lagBound time.Duration,
+	probe func(ctx context.Context, rate float64) (CalibrationPoint, error)) (GeneratorCalibration, error) {
+	cal := GeneratorCalibration{Scenario: spec.Scenario, LagBound: lagBound}
+	if err := spec.validate(); err != nil {
+		return cal, err
+	}
+	try := func(rate float64) (bool, error) {
+		p, err := probe(ctx, rate)
+		if err != nil {
+			return false, err
+		}
+		p.Offered = rate
+		cal.Points = append(cal.Points, p)
+		return p.Held, nil
+	}
+	good, bad := 0.0, 0.0
+	for rate := spec.StartRate; ; rate = math.Min(rate*spec.Growth, spec.MaxRate) {
+		ok, err := try(rate)
+		if err != nil {
+			return cal, err
+		}
+		if !ok {
+			bad = rate
+			break
+		}
+		good = rate
+		if rate >= spec.MaxRate {
+			cal.AtMaxRate = true
+			break
+		}
+	}
+	for i := 0; bad > 0 && i < spec.BisectSteps && bad-good > 0.02*math.Max(good, 1); i++ {
+		mid := math.Round((good + bad) / 2)
+		ok, err := try(mid)
+		if err != nil {
+			return cal, err
+		}
+		if ok {
+			good = mid
+		} else {
+			bad = mid
+		}
+	}
+	sort.SliceStable(cal.Points, func(i, j int) bool { return cal.Points[i].Offered < cal.Points[j].Offered })
+	cal.Ceiling = good
+	return cal, nil
+}
+
+// harnessMargin is how far above a target's sustainable rate the generator
+// must reach for the search's figure to be the target's (issue 16: 2x).
+const harnessMargin = 2.0
+
+// HarnessBound reports whether a capacity search's figure may describe the
+// harness rather than the target: the generator's calibrated ceiling is
+// below harnessMargin x the target's sustainable rate (or unknown).
+func HarnessBound(ceiling, sustainable float64) bool {
+	return sustainable > 0 && ceiling < harnessMargin*sustainable
+}
+
+// DeriveCapacity estimates a target's capacity on one core from its CPU per
+// request instead of the search's rate: one core's second divided by the
+// CPU time per request measured at the highest offered rate that met the
+// SLO (where the target works closest to its capacity and batches most).
+// It returns 0s when no such point has a CPU figure.
+func DeriveCapacity(points []CapacityPoint) (rate, cpuUS, at float64) {
+	for _, p := range points {
+		if p.Met && p.CPUPerRequestUS > 0 && p.Offered >= at {
+			cpuUS, at = p.CPUPerRequestUS, p.Offered
+		}
+	}
+	if cpuUS <= 0 {
+		return 0, 0, 0
+	}
+	return math.Round(1e6 / cpuUS), cpuUS, at
+}
+
+// applyCalibration marks the results whose figure the generator cannot
+// vouch for and derives their capacity from CPU per request. The direct
+// target is the harness itself and is never marked.
+func applyCalibration(results []CapacityResult, cal *GeneratorCalibration) {
+	for i := range results {
+		r := &results[i]
+		if r.Skipped != "" || r.Target == TargetDirect || cal == nil || cal.Skipped != "" {
+			continue
+		}
+		if !HarnessBound(cal.Ceiling, r.Sustainable) {
+			continue
+		}
+		r.HarnessBound = true
+		r.Derived, r.DerivedCPUUS, r.DerivedAt = DeriveCapacity(r.Points)
+	}
+}
+
+// PerCore is the capacity to plan with: the CPU-derived figure when the
+// search was harness-bound and one could be derived, else the search's.
+func (r CapacityResult) PerCore() float64 {
+	if r.HarnessBound && r.Derived > 0 {
+		return r.Derived
+	}
+	return r.Sustainable
 }

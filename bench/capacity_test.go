@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -169,5 +170,132 @@ func TestWriteLatencyCharts(t *testing.T) {
 	}
 	if files, err := WriteLatencyCharts(nil, "empty", base+"-none"); err != nil || files != nil {
 		t.Errorf("no points: %v %v", files, err)
+	}
+}
+
+// fakeGenerator models a generator that holds rates up to limit and falls
+// behind beyond it.
+func fakeGenerator(limit float64, calls *[]float64) func(context.Context, float64) (CalibrationPoint, error) {
+	return func(_ context.Context, rate float64) (CalibrationPoint, error) {
+		*calls = append(*calls, rate)
+		n := uint64(rate)
+		lr := &LoadResult{SendRate: rate, Throughput: rate, Sent: n, Completed: n, SendLagP99: time.Millisecond}
+		if rate > limit {
+			lr.SendRate, lr.Throughput, lr.SendLagP99 = limit, limit, time.Second
+		}
+		return CalibrationPointFrom(rate, time.Second, lr, 10*time.Millisecond), nil
+	}
+}
+
+func TestFindCeiling(t *testing.T) {
+	var calls []float64
+	spec := CapacitySpec{Scenario: "anon-1k", StartRate: 5000, Growth: 2, MaxRate: 320000, StepDuration: time.Second, BisectSteps: 3}
+	cal, err := FindCeiling(context.Background(), spec, 10*time.Millisecond, fakeGenerator(47000, &calls))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 5k..40k hold, 80k does not; three bisections: 60k no, 50k no, 45k yes.
+	if cal.Ceiling != 45000 || cal.AtMaxRate || len(calls) != 8 || cal.Scenario != "anon-1k" || cal.LagBound != 10*time.Millisecond {
+		t.Errorf("ceiling %v at max %v calls %v", cal.Ceiling, cal.AtMaxRate, calls)
+	}
+	for i := 1; i < len(cal.Points); i++ {
+		if cal.Points[i].Offered < cal.Points[i-1].Offered {
+			t.Fatalf("points not ascending: %+v", cal.Points)
+		}
+	}
+	calls = nil
+	cal, _ = FindCeiling(context.Background(), spec, 10*time.Millisecond, fakeGenerator(1e9, &calls))
+	if cal.Ceiling != 320000 || !cal.AtMaxRate {
+		t.Errorf("uncapped generator: %+v", cal)
+	}
+	calls = nil
+	cal, _ = FindCeiling(context.Background(), spec, 10*time.Millisecond, fakeGenerator(2000, &calls))
+	// 5000 fails; bisection below it: 2500 no, 1250 yes, 1875 yes.
+	if cal.Ceiling != 1875 || len(calls) != 4 {
+		t.Errorf("generator under the first step: ceiling %v calls %v", cal.Ceiling, calls)
+	}
+}
+
+func TestCalibrationPointFrom(t *testing.T) {
+	// One stall at the end of a short step moves the send and completed
+	// rates of the span, not the verdict: the lag's p99 judges the schedule.
+	const dur = 100 * time.Millisecond // 3000 requests at 30 000 req/s
+	ok := LoadResult{SendRate: 25000, Throughput: 25000, Sent: 2940, Completed: 2882, SendLagP99: 10 * time.Millisecond, MaxSendLag: time.Second}
+	if p := CalibrationPointFrom(30000, dur, &ok, 10*time.Millisecond); !p.Held || p.Answered != 2882 || p.Sent != 2940 {
+		t.Errorf("within 2%% and the lag bound: %+v", p)
+	}
+	for name, lr := range map[string]LoadResult{
+		"too few sent":     {Sent: 2939, Completed: 2939},
+		"unanswered":       {Sent: 3000, Completed: 2939},
+		"late":             {Sent: 3000, Completed: 3000, SendLagP99: 11 * time.Millisecond},
+		"errors":           {Sent: 3000, Completed: 3000, Errors: 1},
+		"nothing answered": {Sent: 3000},
+	} {
+		if p := CalibrationPointFrom(30000, dur, &lr, 10*time.Millisecond); p.Held {
+			t.Errorf("%s held: %+v", name, p)
+		}
+	}
+}
+
+// TestApplyCalibration checks the harness-bound rule (ceiling under twice
+// the figure), the CPU-derived capacity, and that plans use it.
+func TestApplyCalibration(t *testing.T) {
+	pts := []CapacityPoint{
+		{Offered: 10000, Met: true, CPUPerRequestUS: 50},
+		{Offered: 20000, Met: true, CPUPerRequestUS: 32},
+		{Offered: 25000, Met: true}, // no CPU figure
+		{Offered: 30000, Met: false, CPUPerRequestUS: 30},
+	}
+	results := []CapacityResult{
+		{Target: "sluice", Sustainable: 25000, Points: pts},
+		{Target: "nginx", Sustainable: 12000, Points: pts},
+		{Target: "caddy", Sustainable: 21000},
+		{Target: TargetDirect, Sustainable: 40000},
+		{Target: "haproxy", Skipped: "missing"},
+	}
+	applyCalibration(results, &GeneratorCalibration{Ceiling: 40000})
+	s := results[0]
+	// 40000 < 2 x 25000; derived at 20000 req/s (the highest SLO-meeting
+	// rate with a CPU figure): 1e6 / 32 = 31250.
+	if !s.HarnessBound || s.Derived != 31250 || s.DerivedCPUUS != 32 || s.DerivedAt != 20000 || s.PerCore() != 31250 {
+		t.Errorf("sluice %+v", s)
+	}
+	if n := results[1]; n.HarnessBound || n.PerCore() != 12000 {
+		t.Errorf("nginx at 12000 under a 40000 ceiling is not harness-bound: %+v", n)
+	}
+	if c := results[2]; !c.HarnessBound || c.Derived != 0 || c.PerCore() != 21000 {
+		t.Errorf("caddy without CPU figures keeps the search's figure, marked: %+v", c)
+	}
+	if results[3].HarnessBound || results[4].HarnessBound {
+		t.Errorf("direct or skipped marked: %+v", results[3:])
+	}
+	if !HarnessBound(0, 1) || HarnessBound(0, 0) || HarnessBound(20000, 10000) || !HarnessBound(19999, 10000) {
+		t.Error("HarnessBound's 2x rule")
+	}
+	// The report says so and shows the derivation.
+	rep := sampleResults()
+	rep.Capacity.Results = results
+	rep.Capacity.Calibration = &GeneratorCalibration{Ceiling: 40000, LagBound: 10 * time.Millisecond, Points: []CalibrationPoint{
+		{Offered: 20000, Held: true, HarnessCPUUS: 30},
+		{Offered: 40000, Held: true, HarnessCPUUS: 20},
+		{Offered: 80000, Held: false, HarnessCPUUS: 10},
+	}}
+	md := RenderMarkdown(rep, ".")
+	if !containsAll(md, "| sluice | 25 000 (harness-bound; derived from CPU: 31 250) |", "| nginx | 12 000 |",
+		"| caddy | 21 000 (harness-bound) |", "**40 000 req/s**", "at least 98% of the scheduled requests, 99% of them at most 10ms late",
+		"- sluice: derived 31 250 req/s per core = 1 s / 32.00 µs per request (measured at 20 000 req/s offered); the search read 25 000.",
+		"- caddy: harness-bound, and no CPU figure",
+		"spent 20.00 µs of CPU per request at 40 000 req/s: a core of its own could offer at most about 50 000 req/s") {
+		t.Errorf("markdown:\n%s", md)
+	}
+	rep.Capacity.Calibration = &GeneratorCalibration{LagBound: time.Millisecond, Points: []CalibrationPoint{
+		{Offered: 1000, HarnessCPUUS: 100}, {Offered: 2000, HarnessCPUUS: 80}}}
+	if md := RenderMarkdown(rep, "."); !containsAll(md, "at most 1ms late, with no errors: **none of the rates tried**.",
+		"spent 80.00 µs of CPU per request at 2 000 req/s") {
+		t.Errorf("markdown:\n%s", md)
+	}
+	rep.Capacity.Calibration = &GeneratorCalibration{Skipped: "origin down"}
+	if md := RenderMarkdown(rep, "."); !strings.Contains(md, "**Generator not calibrated:** origin down") {
+		t.Errorf("markdown:\n%s", md)
 	}
 }

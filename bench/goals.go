@@ -45,6 +45,7 @@ var goalSpecs = []goalSpec{
 	{"cpu-anon-1k", "CPU per request, anon-1k: Sluice / nginx", "anon-1k", 1.0, cpuVs("anon-1k", TargetSluice, "nginx")},
 	{"cpu-full-chain", "CPU per request, full-chain: Sluice / nginx", "full-chain", 1.0, cpuVs("full-chain", TargetSluice, "nginx")},
 	{"p99-half-rate", "p99 at half of nginx's sustainable rate (anon-1k, open loop): Sluice / nginx", "anon-1k", 1.0, halfRateP99},
+	{"cpu-half-rate", "CPU per request at half of nginx's sustainable rate (anon-1k, open loop): Sluice / nginx", "anon-1k", 1.3, halfRateCPU},
 	{"cpu-access-log", "CPU per request, access log to a file on / off (anon-1k-log / anon-1k)", "anon-1k-log", 1.05,
 		cpuVs("anon-1k-log", TargetSluice, "sluice-anon-1k")},
 	{"p99-sink-down", "p99, access-log sink down / logging off (log-sink-down / anon-1k)", "log-sink-down", 1.10,
@@ -185,4 +186,25 @@ func missedScenarios(goals []Goal) []string {
 		}
 	}
 	return out
+}
+
+// halfRateCPU is issue 16's light-load CPU goal: CPU per request at half of
+// nginx's sustainable rate, open loop, Sluice / nginx (<= 1.3).
+func halfRateCPU(res *Results) (float64, string, string) {
+	h := res.HalfRate
+	switch {
+	case h == nil:
+		return 0, "", "no capacity search with nginx in this run"
+	case h.Skipped != "":
+		return 0, "", oneLine(h.Skipped)
+	}
+	t, r, reason := pairIn(h.Targets, TargetSluice, HalfRateReference)
+	if reason != "" {
+		return 0, "", reason
+	}
+	if t.VsReference.CPUPerRequestUS <= 0 {
+		return 0, "", "no CPU figures"
+	}
+	return t.VsReference.CPUPerRequestUS, fmt.Sprintf("at %s req/s: sluice %s vs nginx %s µs/req",
+		fmtRate(h.Rate), fmtCPU(t.Median.CPUPerRequestUS), fmtCPU(r.Median.CPUPerRequestUS)), ""
 }

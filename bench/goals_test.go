@@ -51,6 +51,7 @@ func TestComputeGoals(t *testing.T) {
 		"cpu-anon-1k":    {GoalMissed, 1.26, "sluice 19.50 vs nginx 15.50 µs/req"},
 		"cpu-full-chain": {GoalMet, 0.9, "sluice 18.00 vs nginx 20.00 µs/req"},
 		"p99-half-rate":  {GoalMissed, 1.5, "at 25 000 req/s (half of nginx's 50 000): sluice p99 3.00 ms vs nginx 2.00 ms"},
+		"cpu-half-rate":  {GoalMet, 1.25, "at 25 000 req/s: sluice 10.00 vs nginx 8.00 µs/req"},
 		"cpu-access-log": {GoalMet, 1.05, "sluice 21.00 vs sluice-anon-1k 20.00 µs/req"},
 		"p99-sink-down":  {GoalMissed, 1.15, "sluice p99 2.30 ms vs sluice-anon-1k 2.00 ms"},
 		// No floor in these figures; floor_test.go computes it from some.
@@ -90,6 +91,7 @@ func TestComputeGoalsNotMeasured(t *testing.T) {
 		"cpu-anon-1k":    "nginx skipped: nginx not installed",
 		"cpu-full-chain": "sluice failed every repetition",
 		"p99-half-rate":  "the capacity search found no sustainable rate for nginx",
+		"cpu-half-rate":  "the capacity search found no sustainable rate for nginx",
 		"cpu-access-log": "scenario anon-1k-log not in this run",
 		"p99-sink-down":  "scenario log-sink-down not in this run",
 	} {

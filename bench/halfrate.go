@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -28,7 +29,21 @@ type HalfRateResult struct {
 	Skipped string `json:"skipped,omitempty"`
 	// Targets are sluice and nginx, reference nginx, interleaved reps.
 	Targets []TargetResult `json:"targets,omitempty"`
+	// Divisor is the fraction's denominator: Rate = ReferenceSustainable /
+	// Divisor (0 in older results: 2).
+	Divisor int `json:"divisor,omitempty"`
+	// Reps is the number of interleaved repetitions per target.
+	Reps int `json:"reps,omitempty"`
+	// FifthRate is the same comparison at a fifth of the reference's rate,
+	// run on the same two processes right after (issue 16's light load:
+	// where the gateway is mostly idle, wake-ups and timers dominate).
+	FifthRate *HalfRateResult `json:"fifth_rate,omitempty"`
 }
+
+// fifthRateReps is the fifth-rate run's repetitions: half the preset's
+// (at least 2), so that the extra light-load run costs the full preset
+// about 20 s rather than 40.
+func fifthRateReps(reps int) int { return max(2, (reps+1)/2) }
 
 // Target returns the named target's result, or nil.
 func (h *HalfRateResult) Target(name string) *TargetResult {
@@ -96,11 +111,58 @@ func (r *runner) runHalfRate(ctx context.Context, capRep *CapacityReport) *HalfR
 	}
 	live = append(live, ng)
 	spec := r.opts.Preset.Capacity
-	out.Targets = r.measure(ctx, sc, live, r.opts.Preset.Reps, HalfRateReference, func(cfg *LoadConfig) {
+	out.Divisor, out.Reps = 2, r.opts.Preset.Reps
+	out.Targets = r.measure(ctx, sc, live, out.Reps, HalfRateReference, func(cfg *LoadConfig) {
+		cfg.Mode = OpenLoop
+		cfg.Rate = out.Rate
+		cfg.Connections = spec.Connections
+		cfg.Timeout = 2 * time.Second
+	})
+	if ctx.Err() == nil {
+		out.FifthRate = r.runFifthRate(ctx, sc, live, out)
+	}
+	return out
+}
+
+// runFifthRate offers a fifth of the reference's sustainable rate, open
+// loop, to the targets of the half-rate run (still running), measured the
+// same way with fifthRateReps repetitions.
+func (r *runner) runFifthRate(ctx context.Context, sc *Scenario, live []liveTarget, half *HalfRateResult) *HalfRateResult {
+	out := &HalfRateResult{
+		Scenario: half.Scenario, ReferenceSustainable: half.ReferenceSustainable, AtMaxRate: half.AtMaxRate,
+		Rate: math.Round(half.ReferenceSustainable / 5), Divisor: 5, Reps: fifthRateReps(r.opts.Preset.Reps),
+	}
+	fmt.Fprintf(r.log, "CPU and p99 at a fifth of %s's sustainable rate: %.0f rps open loop, %s\n", HalfRateReference, out.Rate, sc.Name)
+	spec := r.opts.Preset.Capacity
+	out.Targets = r.measure(ctx, sc, live, out.Reps, HalfRateReference, func(cfg *LoadConfig) {
 		cfg.Mode = OpenLoop
 		cfg.Rate = out.Rate
 		cfg.Connections = spec.Connections
 		cfg.Timeout = 2 * time.Second
 	})
 	return out
+}
+
+// writeFifthRate writes the open-loop run at a fifth of nginx's sustainable
+// rate, the way writeHalfRate writes the half-rate run.
+func writeFifthRate(b *strings.Builder, h *HalfRateResult, p Preset) {
+	if h == nil || h.FifthRate == nil {
+		return
+	}
+	f := h.FifthRate
+	b.WriteString("\n### CPU and p99 at a fifth of nginx's sustainable rate\n\n")
+	if f.Skipped != "" {
+		fmt.Fprintf(b, "**Not measured:** %s.\n", strings.TrimSuffix(oneLine(f.Skipped), "."))
+		return
+	}
+	of := fmtRate(f.ReferenceSustainable)
+	if f.AtMaxRate {
+		of = "at least " + of
+	}
+	fmt.Fprintf(b, "Open loop at %s req/s on %s, a fifth of nginx's sustainable rate (%s req/s per core): light load, "+
+		"where the gateway is mostly idle and its CPU per request shows the cost of waking up for each one "+
+		"(scheduler, timers, netpoll). Same two processes as the half-rate run, right after it; "+
+		"%d interleaved repetitions of %v warmup + %v measured; latency from the intended send time; medians shown.\n\n",
+		fmtRate(f.Rate), f.Scenario, of, f.Reps, p.Warmup, p.Duration)
+	writeScenarioTable(b, ScenarioResult{Reference: HalfRateReference, Targets: f.Targets})
 }

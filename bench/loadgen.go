@@ -29,7 +29,10 @@ const (
 	// (no coordinated omission). A request that cannot be sent within
 	// Timeout of its intended time is not sent: it counts as error "unsent"
 	// with its wait so far as latency, which also bounds how long an
-	// overloaded run drains after Duration.
+	// overloaded run drains after Duration. The open loop runs on its own
+	// HTTP/1.1 client (rawclient_openloop.go): one pacer sends the requests
+	// due in each short tick, pre-serialised, on keep-alive connections
+	// (at most Connections), so the generator is not what limits the rate.
 	OpenLoop
 )
 
@@ -49,6 +52,9 @@ const (
 	defaultClosedConn = 64
 	defaultOpenConn   = 256
 )
+
+// loadUserAgent is the User-Agent of every generated request that sets none.
+const loadUserAgent = "sluice-bench"
 
 // Header is one request header set on every request.
 type Header struct {
@@ -139,6 +145,10 @@ type LoadResult struct {
 	// MaxSendLag is the largest delay between a request's intended and actual
 	// send time (open loop; in closed loop always zero).
 	MaxSendLag time.Duration `json:"max_send_lag_ns"`
+	// SendLagP99 is the 99th percentile of that delay over the requests
+	// sent (open loop; µs resolution): unlike the maximum, one stall of a
+	// shared machine does not move it.
+	SendLagP99 time.Duration `json:"send_lag_p99_ns,omitempty"`
 	// Latency is measured from the intended send time (open loop) or the
 	// actual send time (closed loop) to the end of the response.
 	Latency LatencySummary `json:"latency"`
@@ -298,6 +308,9 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadResult, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
+	if cfg.Mode == OpenLoop {
+		return runOpenLoop(ctx, cfg)
+	}
 	r := newLoadRun(cfg)
 	defer r.hc.CloseIdleConnections()
 	stats := make([]workerStats, cfg.Connections)
@@ -327,7 +340,7 @@ func newLoadRun(cfg LoadConfig) *loadRun {
 		cfg: cfg,
 		hc: &fasthttp.HostClient{
 			Addr:                          cfg.Addr,
-			Name:                          "sluice-bench",
+			Name:                          loadUserAgent,
 			MaxConns:                      cfg.Connections,
 			MaxConnWaitTimeout:            cfg.Timeout,
 			MaxIdleConnDuration:           time.Minute,

@@ -3,8 +3,11 @@ package bench
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,50 +16,148 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
+// skipUnlessRateTest skips a wall-clock rate test unless SLUICE_RATE_TEST=1,
+// and always under the race detector. On the 2-core machine `make test`
+// shares with other packages' tests, a rate assertion run in parallel with
+// them measures the neighbours; `make test` runs these tests serially after
+// the parallel pass, with SLUICE_RATE_TEST=1.
+func skipUnlessRateTest(t *testing.T) {
+	t.Helper()
+	if loadgenRaceEnabled {
+		t.Skip("wall-clock rate test: skipped under -race, which slows the generator several times over")
+	}
+	if os.Getenv("SLUICE_RATE_TEST") != "1" {
+		t.Skip("wall-clock rate test: set SLUICE_RATE_TEST=1 (`make test` runs it serially after the parallel pass)")
+	}
+}
+
+// rateAttempts bounds the retries of a wall-clock rate test. A loaded
+// machine (other engineers' builds, a noisy VM neighbour) can starve the
+// generator for a few hundred milliseconds and miss 2% on one attempt; a
+// generator that cannot hold the rate misses on every attempt.
+const rateAttempts = 3
+
+// retryRate runs attempt up to rateAttempts times until it reports no
+// problem, logging each attempt's figures, and fails with the last problems.
+func retryRate(t *testing.T, attempt func() (figures string, problems []string)) {
+	t.Helper()
+	var problems []string
+	for i := 1; i <= rateAttempts; i++ {
+		var figures string
+		cpu0, wall0 := processCPU(), time.Now()
+		figures, problems = attempt()
+		// The CPU this process got per wall second says whether a miss is
+		// the generator's or the machine's (it needs about one core at 30 000 req/s).
+		cores := processCPU().Seconds() - cpu0.Seconds()
+		t.Logf("attempt %d: %s (this process got %.2f cores; load average %s)", i, figures,
+			cores/time.Since(wall0).Seconds(), loadAverage())
+		if len(problems) == 0 {
+			return
+		}
+		t.Logf("attempt %d missed: %v", i, problems)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+// loadAverage is /proc/loadavg's first three fields, for the log.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 // TestOpenLoopHoldsRate offers 2000 req/s for 2 s to a fast origin and
 // checks, on counts, that the achieved send rate is within 2%: both the
 // generator's own count and the origin's arrival timestamps.
 func TestOpenLoopHoldsRate(t *testing.T) {
-	o := startTestOrigin(t, 10000)
-	const rate, dur = 2000.0, 2 * time.Second
-	res, err := RunLoad(context.Background(), LoadConfig{
-		Addr: o.Addr(), Paths: []string{"/x?size=64"}, Mode: OpenLoop, Rate: rate, Duration: dur, Connections: 64,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := rate * dur.Seconds()
-	if math.Abs(float64(res.Sent)-want) > 0.02*want {
-		t.Errorf("sent %d requests, want %.0f ± 2%%", res.Sent, want)
-	}
-	if res.Completed != res.Sent || res.Errors != 0 {
-		t.Errorf("completed %d of %d, errors %d %v", res.Completed, res.Sent, res.Errors, res.ErrorKinds)
-	}
-	if got := o.Requests(); got != res.Sent {
-		t.Errorf("origin saw %d requests, generator sent %d", got, res.Sent)
-	}
-	// Achieved rate from the origin's side, per 100 ms bucket: the median
-	// bucket must hold 200 ± 2%. A scheduler stall on this shared machine
-	// empties one bucket and overfills the next (the schedule catches up),
-	// which the median ignores; a generator that drifts off rate does not
-	// escape it.
-	arr := o.recorded()
-	sort.Slice(arr, func(i, j int) bool { return arr[i] < arr[j] })
-	const bucket = int64(100 * time.Millisecond)
-	counts := make([]float64, 20)
-	for _, a := range arr {
-		if i := (a - arr[0]) / bucket; i < int64(len(counts)) {
-			counts[i]++
+	skipUnlessRateTest(t)
+	retryRate(t, func() (string, []string) {
+		o := startTestOrigin(t, 10000)
+		defer o.close()
+		const rate, dur = 2000.0, 2 * time.Second
+		res, err := RunLoad(context.Background(), LoadConfig{
+			Addr: o.Addr(), Paths: []string{"/x?size=64"}, Mode: OpenLoop, Rate: rate, Duration: dur, Connections: 64,
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	perBucket := rate * 0.1
-	if m := median(counts); math.Abs(m-perBucket) > 0.02*perBucket {
-		t.Errorf("median arrivals per 100ms %v, want %.0f ± 2%% (buckets %v)", m, perBucket, counts)
-	}
-	t.Logf("generator send rate over the whole span %.1f/s (stalls at the end lower it); buckets %v", res.SendRate, counts)
-	if res.OfferedRate != rate || res.Mode != "open" {
-		t.Errorf("offered %v mode %s", res.OfferedRate, res.Mode)
-	}
+		var problems []string
+		want := rate * dur.Seconds()
+		if math.Abs(float64(res.Sent)-want) > 0.02*want {
+			problems = append(problems, fmt.Sprintf("sent %d requests, want %.0f ± 2%%", res.Sent, want))
+		}
+		if res.Completed != res.Sent || res.Errors != 0 {
+			problems = append(problems, fmt.Sprintf("completed %d of %d, errors %d %v", res.Completed, res.Sent, res.Errors, res.ErrorKinds))
+		}
+		if got := o.Requests(); got != res.Sent {
+			problems = append(problems, fmt.Sprintf("origin saw %d requests, generator sent %d", got, res.Sent))
+		}
+		// Achieved rate from the origin's side, per 100 ms bucket: the median
+		// bucket must hold 200 ± 2%. A scheduler stall on this shared machine
+		// empties one bucket and overfills the next (the schedule catches up),
+		// which the median ignores; a generator that drifts off rate does not
+		// escape it.
+		arr := o.recorded()
+		sort.Slice(arr, func(i, j int) bool { return arr[i] < arr[j] })
+		const bucket = int64(100 * time.Millisecond)
+		counts := make([]float64, 20)
+		for _, a := range arr {
+			if i := (a - arr[0]) / bucket; i < int64(len(counts)) {
+				counts[i]++
+			}
+		}
+		perBucket := rate * 0.1
+		if m := median(counts); math.Abs(m-perBucket) > 0.02*perBucket {
+			problems = append(problems, fmt.Sprintf("median arrivals per 100ms %v, want %.0f ± 2%% (buckets %v)", m, perBucket, counts))
+		}
+		if res.OfferedRate != rate || res.Mode != "open" {
+			problems = append(problems, fmt.Sprintf("offered %v mode %s", res.OfferedRate, res.Mode))
+		}
+		return fmt.Sprintf("send rate %.1f/s, sent %d, completed %d, buckets %v", res.SendRate, res.Sent, res.Completed, counts), problems
+	})
+}
+
+// TestOpenLoopHolds30k is issue 16's acceptance test of the generator: it
+// offers 30 000 req/s for 1.5 s (after a 300 ms warmup) to a fast loopback
+// origin and checks that the achieved send rate and the completed rate are
+// both within 2% of it, with no errors.
+func TestOpenLoopHolds30k(t *testing.T) {
+	skipUnlessRateTest(t)
+	retryRate(t, func() (string, []string) {
+		o := startTestOrigin(t, 0)
+		defer o.close()
+		const rate, dur = 30000.0, 1500 * time.Millisecond
+		res, err := RunLoad(context.Background(), LoadConfig{
+			Addr: o.Addr(), Paths: []string{"/x?size=64"}, Mode: OpenLoop, Rate: rate,
+			Warmup: 300 * time.Millisecond, Duration: dur, Connections: 256, Timeout: 2 * time.Second,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The completed rate runs to the last answer: answers that trail
+		// the schedule lower it.
+		completedRate := res.Throughput
+		var problems []string
+		if math.Abs(res.SendRate-rate) > 0.02*rate {
+			problems = append(problems, fmt.Sprintf("achieved send rate %.0f/s, want %.0f ± 2%%", res.SendRate, rate))
+		}
+		if math.Abs(completedRate-rate) > 0.02*rate {
+			problems = append(problems, fmt.Sprintf("completed rate %.0f/s (%d in %v), want %.0f ± 2%%", completedRate, res.Completed, res.Elapsed, rate))
+		}
+		if res.Errors != 0 {
+			problems = append(problems, fmt.Sprintf("errors %d %v", res.Errors, res.ErrorKinds))
+		}
+		return fmt.Sprintf("offered %.0f/s: achieved send rate %.0f/s, completed rate %.0f/s, max send lag %v, p50 %v, p99 %v",
+			rate, res.SendRate, completedRate, res.MaxSendLag, res.Latency.P50, res.Latency.P99), problems
+	})
 }
 
 // TestOpenLoopChargesStalls checks coordinated-omission correction: with one

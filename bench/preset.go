@@ -60,9 +60,9 @@ var Presets = map[string]Preset{
 		Name: "full",
 		Scenarios: []string{"anon-1k", "anon-16k", "anon-256k", "post-16k", "full-chain", "hmac", "jwt",
 			"apis-10k", "idle-10k", "cache-hit", "anon-1k-log", "log-sink-down"},
-		Warmup: 400 * time.Millisecond, Duration: 2 * time.Second, Reps: 8, Connections: 64,
+		Warmup: 400 * time.Millisecond, Duration: 2 * time.Second, Reps: 7, Connections: 64,
 		Capacity: CapacitySpec{
-			Scenario: "anon-1k", StartRate: 6000, Growth: 1.7, MaxRate: 150000,
+			Scenario: "anon-1k", StartRate: 6000, Growth: 1.7, MaxRate: 100000,
 			StepWarmup: 250 * time.Millisecond, StepDuration: 1250 * time.Millisecond, BisectSteps: 3, Connections: 256,
 		},
 		HalfRate: true, ProfileMissed: true, TimeSliced: true,
@@ -149,8 +149,14 @@ func BuildPlan(p Preset, scenarios []*Scenario, targetsFor func(*Scenario) []str
 		c := p.Capacity
 		step := c.StepWarmup + c.StepDuration + planStepOverlap
 		est := time.Duration(len(capTargets)) * (planStartStop + time.Duration(c.maxSteps())*step)
+		// The generator's calibration against the origin runs first: up
+		// to twice the search's cap, in steps of half its length.
+		cal := c
+		cal.MaxRate = min(2*c.MaxRate, maxOpenLoopRate)
+		calStep := c.StepWarmup + min(c.StepDuration, max(c.StepDuration/2, 300*time.Millisecond)) + planStepOverlap
+		est += time.Duration(cal.maxSteps()) * calStep
 		plan.Lines = append(plan.Lines, PlanLine{
-			What: fmt.Sprintf("capacity %s: <= %d steps x %v from %.0f rps (x%.2g, max %.0f), %d bisections",
+			What: fmt.Sprintf("capacity %s: generator calibration, then <= %d steps x %v from %.0f rps (x%.2g, max %.0f), %d bisections",
 				c.Scenario, c.maxSteps(), c.StepWarmup+c.StepDuration, c.StartRate, c.Growth, c.MaxRate, c.BisectSteps),
 			Targets:  capTargets,
 			Estimate: est,
@@ -158,10 +164,10 @@ func BuildPlan(p Preset, scenarios []*Scenario, targetsFor func(*Scenario) []str
 		plan.Total += est
 	}
 	if p.HalfRate && contains(capTargets, TargetSluice) && contains(capTargets, HalfRateReference) {
-		est := 2 * (planStartStop + time.Duration(p.Reps)*(p.Warmup+p.Duration))
+		est := 2 * (planStartStop + time.Duration(p.Reps+fifthRateReps(p.Reps))*(p.Warmup+p.Duration))
 		plan.Lines = append(plan.Lines, PlanLine{
-			What: fmt.Sprintf("p99 at half of %s's sustainable rate: %d reps x (%v + %v), open loop",
-				HalfRateReference, p.Reps, p.Warmup, p.Duration),
+			What: fmt.Sprintf("p99 at half of %s's sustainable rate: %d reps x (%v + %v), then %d at a fifth, open loop",
+				HalfRateReference, p.Reps, p.Warmup, p.Duration, fifthRateReps(p.Reps)),
 			Targets:  []string{TargetSluice, HalfRateReference},
 			Estimate: est,
 		})

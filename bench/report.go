@@ -77,6 +77,7 @@ func RenderMarkdown(res *Results, mdDir string) string {
 	}
 	if res.HalfRate != nil {
 		writeHalfRate(&b, res.HalfRate, p)
+		writeFifthRate(&b, res.HalfRate, p)
 	}
 	return b.String()
 }
@@ -168,13 +169,7 @@ func writeCapacity(b *strings.Builder, c *CapacityReport, mdDir string) {
 				at = pt
 			}
 		}
-		rate := fmtRate(r.Sustainable)
-		if r.AtMaxRate {
-			rate = ">= " + rate
-		}
-		if r.Target != TargetDirect && directRate > 0 && r.Sustainable >= 0.95*directRate {
-			rate += " (harness-bound)"
-		}
+		rate := capacityRateCell(r, directRate, c.Calibration)
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", r.Target, rate, fmtRate(r.Knee),
 			fmtDur(at.P50), fmtDur(at.P99), fmtCPU(at.CPUPerRequestUS))
 	}
@@ -219,7 +214,71 @@ func writeCapacity(b *strings.Builder, c *CapacityReport, mdDir string) {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("\nA target marked harness-bound reached 95% of the direct-to-origin ceiling: the load generator and origin, not the target, set the limit.\n")
+	writeCalibration(b, c)
+}
+
+// capacityRateCell renders a search's figure: ">=" when the search stopped
+// at its cap, "harness-bound" when the generator may have set the limit.
+// With a calibration (issue 16) that is a ceiling under twice the figure,
+// and the CPU-derived capacity follows; without one (older results), a
+// target that reached 95% of direct's figure.
+func capacityRateCell(r CapacityResult, directRate float64, cal *GeneratorCalibration) string {
+	rate := fmtRate(r.Sustainable)
+	if r.AtMaxRate {
+		rate = ">= " + rate
+	}
+	switch {
+	case cal != nil && cal.Skipped == "":
+		if r.HarnessBound {
+			rate += " (harness-bound"
+			if r.Derived > 0 {
+				rate += "; derived from CPU: " + fmtRate(r.Derived)
+			}
+			rate += ")"
+		}
+	case r.Target != TargetDirect && directRate > 0 && r.Sustainable >= 0.95*directRate:
+		rate += " (harness-bound)"
+	}
+	return rate
+}
+
+// writeCalibration explains the generator's calibration and how a
+// harness-bound figure was derived.
+func writeCalibration(b *strings.Builder, c *CapacityReport) {
+	cal := c.Calibration
+	if cal == nil {
+		b.WriteString("\nA target marked harness-bound reached 95% of the direct-to-origin ceiling: the load generator and origin, not the target, set the limit.\n")
+		return
+	}
+	if cal.Skipped != "" {
+		fmt.Fprintf(b, "\n**Generator not calibrated:** %s; the figures above may describe the harness.\n", strings.TrimSuffix(oneLine(cal.Skipped), "."))
+		return
+	}
+	ceiling := fmtRate(cal.Ceiling) + " req/s"
+	switch {
+	case cal.Ceiling <= 0:
+		ceiling = "none of the rates tried"
+	case cal.AtMaxRate:
+		ceiling = "at least " + ceiling
+	}
+	fmt.Fprintf(b, "\nGenerator calibration before the search: open loop straight to the origin stub (the harness's core, no target), "+
+		"the highest rate at which it sent at least %.0f%% of the scheduled requests, 99%% of them at most %v late, with no errors: **%s**. "+
+		"A figure is marked harness-bound when this ceiling is under %.0fx it: the search may have measured the generator, "+
+		"so the capacity is derived instead as one core / the target's CPU µs per request at the highest offered rate that met the SLO.\n",
+		100-calibrationTolerance*100, cal.LagBound, ceiling, harnessMargin)
+	if cpu, at := cal.HarnessCPUAt(); cpu > 0 {
+		fmt.Fprintf(b, "\nThe harness (generator and origin stub, one process) spent %.2f µs of CPU per request at %s req/s: "+
+			"a core of its own could offer at most about %s req/s, whatever the schedule's slack.\n",
+			cpu, fmtRate(at), fmtRate(1e6/cpu))
+	}
+	for _, r := range c.Results {
+		if r.HarnessBound && r.Derived > 0 {
+			fmt.Fprintf(b, "\n- %s: derived %s req/s per core = 1 s / %.2f µs per request (measured at %s req/s offered); the search read %s.\n",
+				r.Target, fmtRate(r.Derived), r.DerivedCPUUS, fmtRate(r.DerivedAt), fmtRate(r.Sustainable))
+		} else if r.HarnessBound {
+			fmt.Fprintf(b, "\n- %s: harness-bound, and no CPU figure to derive a capacity from.\n", r.Target)
+		}
+	}
 }
 
 // UpdateMarkdownSection replaces the text between SectionBegin and

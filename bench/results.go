@@ -92,6 +92,9 @@ type CapacityReport struct {
 	Plans map[string]CapacityPlan `json:"plans,omitempty"`
 	// Charts are the PNG and SVG files of latency versus offered load.
 	Charts []string `json:"charts,omitempty"`
+	// Calibration is the generator's open-loop ceiling straight to the
+	// origin, measured before the search (nil in results from before it).
+	Calibration *GeneratorCalibration `json:"calibration,omitempty"`
 }
 
 // HostInfo describes the machine and binaries a run used.

@@ -52,8 +52,12 @@ func TestRunHalfRate(t *testing.T) {
 	if s := h.Target(TargetSluice); s.VsReference == nil || s.VsReference.Reference != "nginx" || s.VsReference.P99 <= 0 {
 		t.Errorf("sluice vs nginx %+v", s.VsReference)
 	}
+	if f := h.FifthRate; f == nil || f.Rate != 120 || f.Divisor != 5 || len(f.Targets) != 2 || len(f.Targets[0].Runs) != fifthRateReps(2) ||
+		f.Target(TargetSluice).VsReference == nil || f.Target(TargetSluice).VsReference.CPUPerRequestUS <= 0 {
+		t.Errorf("fifth rate %+v", f)
+	}
 	for _, g := range res.Goals {
-		measured := g.ID == "cpu-anon-1k" || g.ID == "p99-half-rate" || g.ID == "cpu-over-floor-anon-1k"
+		measured := g.ID == "cpu-anon-1k" || g.ID == "p99-half-rate" || g.ID == "cpu-over-floor-anon-1k" || g.ID == "cpu-half-rate"
 		if measured != (g.Status != GoalNotMeasured) || (measured && g.Ratio <= 0) {
 			t.Errorf("goal %+v", g)
 		}

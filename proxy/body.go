@@ -318,9 +318,22 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx, st *reqState) bool {
 		s.failBody(ctx, st, err)
 		return false
 	}
-	st.bodyBuf = b
-	req.SetBody(b)
+	st.bodyBuf = handOver(req, b)
 	return true
+}
+
+// handOver makes b, a body read whole, the request's body without copying
+// it (issue 16: an upload is copied once, from the socket's buffer into b,
+// not again into the request). The request takes b and gives its own, now
+// unused, body buffer back for the next request: buffers change owner, and
+// none is shared, so b cannot be overwritten while the request (forwarded,
+// retried, logged) still reads it. Returns the buffer for st.bodyBuf.
+func handOver(req *fasthttp.Request, b []byte) []byte {
+	// ResetBody drops the guarded body stream (SwapBody would read it) and
+	// gives the request's body buffer back to fasthttp's pool; SwapBody
+	// then takes one and swaps its bytes with b.
+	req.ResetBody()
+	return req.SwapBody(b)[:0]
 }
 
 // bufferBody is request buffering, as nginx does it (issue 10, defect 6): a
@@ -346,7 +359,7 @@ func (s *Server) bufferBody(ctx *fasthttp.RequestCtx, st *reqState) bool {
 		}
 		st.bodyBuf = b
 		if done {
-			req.SetBody(b)
+			st.bodyBuf = handOver(req, b)
 			return true
 		}
 		// A chunked body past the threshold: what was read goes first.

@@ -42,13 +42,63 @@ type targetPool struct {
 	open int
 }
 
-// upConn is one upstream connection with its buffers.
+// upConn is one upstream connection. br and bw are set only while an
+// exchange runs on it (attach / detach): an idle connection holds no buffers.
 type upConn struct {
 	c        net.Conn
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	lastUsed time.Time
 	probe    connProbe // checks an idle connection before reuse; zero for test pipes
+}
+
+// Upstream buffer sizes (issue 16). The reader holds the answer's header
+// (fasthttp's header parser needs all of it in the buffer, so it is never
+// below the 16 KiB upstream header limit it always had) and, in the same
+// read(2), the start of the body: at 32 KiB a 16 KiB answer with its header
+// arrives in one read instead of two, and the body is copied out of the
+// buffer once. Bodies that do not fit are read straight from the socket
+// into the body buffer (bufio reads around its buffer for large reads). The
+// writer holds the request's header and an in-memory body up to ~32 KiB, so
+// a 16 KiB upload goes out in one write(2) instead of two.
+//
+// The buffers are pooled per exchange rather than owned by the connection:
+// an idle keep-alive connection holds none, so a pool of a thousand idle
+// connections costs no buffer memory, and a larger size costs only per
+// request in flight.
+const (
+	upReadBufSize  = 32 << 10
+	upWriteBufSize = 32 << 10
+)
+
+var (
+	upReaderPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, upReadBufSize) }}
+	upWriterPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, upWriteBufSize) }}
+)
+
+// attach gives c pooled buffers for one exchange.
+func (c *upConn) attach() {
+	c.br = upReaderPool.Get().(*bufio.Reader)
+	c.br.Reset(c.c)
+	c.bw = upWriterPool.Get().(*bufio.Writer)
+	c.bw.Reset(c.c)
+}
+
+// detach returns c's buffers to their pools. Whatever the reader still
+// held is dropped with it: a connection released to the idle stack has no
+// buffered bytes (finish closes it otherwise), and a discarded one is
+// closed.
+func (c *upConn) detach() {
+	if c.br != nil {
+		c.br.Reset(nil)
+		upReaderPool.Put(c.br)
+		c.br = nil
+	}
+	if c.bw != nil {
+		c.bw.Reset(nil)
+		upWriterPool.Put(c.bw)
+		c.bw = nil
+	}
 }
 
 // errDial marks a failure to establish a connection: nothing was sent.
@@ -92,6 +142,7 @@ func (p *targetPool) acquire(now time.Time, fresh bool) (*upConn, bool, error) {
 		if now.Sub(c.lastUsed) < p.idleTimeout {
 			p.mu.Unlock()
 			if c.probe.alive() {
+				c.attach()
 				return c, true, nil
 			}
 			staleDropped.Inc()
@@ -133,13 +184,15 @@ func (p *targetPool) acquire(now time.Time, fresh bool) (*upConn, bool, error) {
 		p.mu.Unlock()
 		return nil, false, &errDial{err}
 	}
-	c := &upConn{c: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}
+	c := &upConn{c: nc}
 	c.probe.init(nc)
+	c.attach()
 	return c, false, nil
 }
 
 // release returns a healthy connection to the idle stack.
 func (p *targetPool) release(c *upConn, now time.Time) {
+	c.detach()
 	c.lastUsed = now
 	p.mu.Lock()
 	p.idle = append(p.idle, c)
@@ -148,6 +201,7 @@ func (p *targetPool) release(c *upConn, now time.Time) {
 
 // discard closes a connection that must not be reused.
 func (p *targetPool) discard(c *upConn) {
+	c.detach()
 	_ = c.c.Close()
 	p.mu.Lock()
 	p.open--

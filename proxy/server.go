@@ -213,6 +213,7 @@ func (s *Server) httpServer() *fasthttp.Server {
 		DisablePreParseMultipartForm:  true,
 		CloseOnShutdown:               true,
 		KeepHijackedConns:             true, // tunnels own their connections (tunnel.go)
+		ConnState:                     countClosed,
 		TCPKeepalive:                  true,
 		Concurrency:                   1 << 20,
 		Logger:                        quietLogger{s.log},
@@ -360,7 +361,15 @@ func (q quietLogger) Printf(format string, args ...any) {
 
 // countingListener keeps sluice_open_connections: fasthttp's ConnState hook
 // reports closes of connections handed to ServeConn that it never reported
-// opening, so counting happens where connections are accepted instead.
+// opening, so opening is counted where connections are accepted instead.
+//
+// A plain TCP connection goes to fasthttp unwrapped (issue 16): fasthttp
+// sends an answer that does not fit its write buffer (a 16 KiB body and its
+// header) with one writev(2) straight from the body, but only to a
+// *net.TCPConn; behind a wrapper it copies the body into the buffer and
+// needs two write(2)s. Its close is counted by countClosed when fasthttp
+// closes it, or by closeHijacked when a tunnel that took it over does. TLS
+// connections keep the counting wrapper: they gain nothing from writev.
 type countingListener struct{ net.Listener }
 
 func (l countingListener) Accept() (net.Conn, error) {
@@ -369,7 +378,34 @@ func (l countingListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	openConns.Add(1)
+	if _, ok := c.(*net.TCPConn); ok {
+		return c, nil
+	}
 	return &countedConn{Conn: c}, nil
+}
+
+// countClosed is fasthttp's ConnState hook: it counts the close of a plain
+// TCP connection fasthttp served (fasthttp reports StateClosed once, after
+// closing it). Only a *net.TCPConn was counted at Accept unwrapped; other
+// connections count their own close (countedConn) or were never counted
+// (in-memory ServeConn in tests).
+func countClosed(c net.Conn, state fasthttp.ConnState) {
+	if state == fasthttp.StateClosed {
+		if _, ok := c.(*net.TCPConn); ok {
+			openConns.Add(-1)
+		}
+	}
+}
+
+// closeHijacked closes a client connection a tunnel took over from fasthttp
+// (StateHijacked: fasthttp will not close it) and counts the close of a
+// plain TCP one; a countedConn counts its own.
+func closeHijacked(c net.Conn) error {
+	err := c.Close()
+	if _, ok := c.(*net.TCPConn); ok {
+		openConns.Add(-1)
+	}
+	return err
 }
 
 type countedConn struct {

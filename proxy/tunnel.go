@@ -466,7 +466,7 @@ func (t *tunnel) finish() {
 		t.lifetime.Stop()
 	}
 	_ = t.up.Close()
-	_ = t.client.Close()
+	_ = closeHijacked(t.client) // counts a plain connection's close (server.go)
 	switch t.reason.Load() {
 	case endIdle:
 		tunnelsClosedIdle.Inc()
