@@ -153,7 +153,7 @@ func (c *chain) Do(x *policy.Exchange) error {
 		}
 		wasFresh := fresh
 		fresh = false
-		err = c.attempt(t, x, deadline, wasFresh, now)
+		err = c.attempt(t, x, deadline, tnow, wasFresh, now)
 		var kind failKind
 		switch {
 		case err == nil:
@@ -317,7 +317,7 @@ func (c *chain) backoff(rp *policy.RetryPolicy, k int, deadline time.Time) bool 
 
 // attempt sends x to target i once: limits and breaker first, then the
 // pool; the result feeds the target's passive health and breaker.
-func (c *chain) attempt(i int, x *policy.Exchange, deadline time.Time, fresh bool, now int64) error {
+func (c *chain) attempt(i int, x *policy.Exchange, deadline, tnow time.Time, fresh bool, now int64) error {
 	tg := c.targets[i]
 	if tg.inflight.Add(1) > c.res.Limits.MaxConcurrent {
 		tg.inflight.Add(-1)
@@ -338,7 +338,7 @@ func (c *chain) attempt(i int, x *policy.Exchange, deadline time.Time, fresh boo
 	x.Target = i
 	x.Attempts++
 	tg.m.attempts.Inc()
-	err := c.pools[i].do(x.Req, x.Resp, deadline, fresh)
+	err := c.pools[i].doAt(x.Req, x.Resp, deadline, tnow, fresh)
 	tg.inflight.Add(-1)
 	if err != nil || c.res.Breaker != nil {
 		now = c.now() // the result's time, for ejection and the breaker: a try may have taken seconds
