@@ -250,11 +250,18 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 		return nil, err
 	}
 	res.Mix = mix
+	if mix.Records == 0 {
+		return nil, fmt.Errorf("bench: %s has %d WebSocket tunnel records and no HTTP request: nothing to replay", opt.Replay, mix.Tunnels)
+	}
 	logf("plan: %d records of %s, %d APIs, %d kinds of request\n", mix.Records, opt.Replay, len(mix.APIs), len(mix.kinds))
 
 	list, err := buildReplay(mix, creds, opt.MixSize)
 	if err != nil {
 		return nil, err
+	}
+	if mix.Tunnels > 0 {
+		list.note("%d WebSocket tunnel records (status 101) are not replayed: the load generator opens no tunnels; the shares are of the %d HTTP requests",
+			mix.Tunnels, mix.Records)
 	}
 	if list.Dropped > 0 {
 		list.note("%d logged requests (%.2f%%) belong to kinds too rare for one of the %d replayed requests and are not replayed",

@@ -126,11 +126,17 @@ type TrafficMix struct {
 	First   time.Time `json:"first"`
 	Last    time.Time `json:"last"`
 	// LoggedRate is Records over the log's time span (0 for a span under 1s).
-	LoggedRate float64    `json:"logged_rps"`
-	APIs       []APIMix   `json:"apis"`
-	Consumers  []Share    `json:"consumers"`
-	Statuses   []Share    `json:"statuses"`
-	kinds      []*mixKind // in order of first appearance
+	LoggedRate float64 `json:"logged_rps"`
+	// Tunnels counts WebSocket tunnel records (status 101, logged when the
+	// tunnel closes). They are not in Records or any share: the load
+	// generator opens no tunnels, and a tunnel's handshake replayed as a
+	// plain GET would be forwarded as one and answered 101 with a body,
+	// which no HTTP client reads as an answer.
+	Tunnels   int        `json:"websocket_tunnels"`
+	APIs      []APIMix   `json:"apis"`
+	Consumers []Share    `json:"consumers"`
+	Statuses  []Share    `json:"statuses"`
+	kinds     []*mixKind // in order of first appearance
 }
 
 // Sample bounds: enough records per kind to replay its size and latency
@@ -179,6 +185,10 @@ func (b *mixBuilder) add(r *LogRecord) error {
 	}
 	if r.Time.After(m.Last) {
 		m.Last = r.Time
+	}
+	if r.Status == 101 {
+		m.Tunnels++
+		return nil
 	}
 	m.Records++
 	ref := APIRef{Group: r.Group, Stage: r.Stage, API: r.API}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluicegw/sluice/bench/origin"
+	"github.com/sluicegw/sluice/policy"
 )
 
 // TestApportionInterleave: the slots sum to n, each share is off by less
@@ -208,5 +209,55 @@ func TestPlanNoStepMeetsSLO(t *testing.T) {
 	}
 	if res == nil || res.MaxDiff > 2 || len(res.MixCheck) != 3 || res.Statuses["401"] == 0 || res.Statuses["200"] == 0 {
 		t.Errorf("mix check: %+v, statuses %v", res.MixCheck, res.Statuses)
+	}
+}
+
+// logLineT is one access-log line as the gateway writes it.
+func logLineT(ms int, api string, status int, backendUS int) string {
+	return `{"time":"2026-01-01T00:00:00.` + strings.Repeat("0", 3-len(strconv.Itoa(ms))) + strconv.Itoa(ms) +
+		`Z","request_id":"r","trace_id":"t","client_ip":"10.0.0.1","method":"GET","host":"h","path":"/` + api +
+		`","status":` + strconv.Itoa(status) + `,"error_code":"","bytes_in":0,"bytes_out":10,"group":"g","stage":"RELEASE","api":"` + api +
+		`","consumer":"","upstream":"http://10.0.0.2:80","attempts":1,"latency_us":` + strconv.Itoa(backendUS+50) +
+		`,"gateway_us":50,"backend_us":` + strconv.Itoa(backendUS) + `,"cache":"","throttle":"","auth":"","user_agent":""}` + "\n"
+}
+
+// TestMixSkipsTunnels: WebSocket tunnel records (status 101) are counted
+// apart and never replayed: a plain GET answered 101 is no answer an HTTP
+// client reads, so the step would count it an error. The shares the mix
+// check compares are of the HTTP requests only.
+func TestMixSkipsTunnels(t *testing.T) {
+	var b strings.Builder
+	for i := range 60 {
+		b.WriteString(logLineT(i, "rest", 200, 500))
+	}
+	for i := range 40 {
+		b.WriteString(logLineT(100+i, "ws", 101, 0))
+	}
+	path := filepath.Join(t.TempDir(), "access.log")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mix, err := DeriveMix(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mix.Records != 60 || mix.Tunnels != 40 {
+		t.Errorf("records %d, tunnels %d; want 60, 40", mix.Records, mix.Tunnels)
+	}
+	shares := mix.APIShares()
+	if s := shares[APIRef{Group: "g", API: "rest"}]; s != 1 || len(shares) != 1 {
+		t.Errorf("shares %v: want rest alone at 1", shares)
+	}
+	list, err := buildReplay(mix, newReplayCreds(&policy.Config{}), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range list.Statuses {
+		if st == 101 {
+			t.Fatal("a tunnel record is in the replay list")
+		}
+	}
+	if len(list.Specs) != 100 {
+		t.Errorf("%d specs, want 100", len(list.Specs))
 	}
 }
