@@ -516,11 +516,12 @@ func (res *PlanResult) mixCheck(ctx context.Context, opt PlanOptions, parsed *po
 	defer gw.proc.Stop()
 	n := len(list.Specs)
 	rate := math.Max(opt.Search.StartRate, float64(n)/3)
-	lr, err := RunLoad(ctx, LoadConfig{
-		Addr: gw.listen, Mode: OpenLoop, Rate: rate, Requests: list.Specs, Sign: list.signer(),
-		MaxRequests: uint64(n), Duration: time.Duration(float64(n)/rate*float64(time.Second)) + 2*time.Second,
-		Timeout: 5 * time.Second, Connections: 256,
-	})
+	cfg := list.load(gw.listen, rate, opt.SLO.P99, 0)
+	cfg.MaxRequests = uint64(n)
+	// The last request is sent after n/rate and may wait the slowest
+	// logged backend answer before it is counted.
+	cfg.Duration = time.Duration(float64(n)/rate*float64(time.Second)) + cfg.Timeout
+	lr, err := RunLoad(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -545,6 +546,28 @@ func (res *PlanResult) mixCheck(ctx context.Context, opt PlanOptions, parsed *po
 	}
 	res.MixCheck, res.MaxDiff = compareMix(res.Mix.APIShares(), replayed, total)
 	return nil
+}
+
+// Bounds of a replay step's connections; see replayList.load.
+const (
+	minReplayConns = 256
+	maxReplayConns = 4096
+)
+
+// load is the open-loop LoadConfig of a replay of the list at rate. The
+// origin holds each answer for its logged backend time, so the requests in
+// flight grow with it: rate x (slowest logged backend answer + SLO), twice
+// over, within the generator's limits (conns > 0 overrides). A request's
+// timeout outlasts the slowest logged answer: a rare slow API (a report
+// taking 3 s) cut off by a shorter timeout would count as errors on every
+// step and leave no plan, although production answered it.
+func (rl *replayList) load(addr string, rate float64, slo time.Duration, conns int) LoadConfig {
+	if conns <= 0 {
+		conns = int(math.Ceil(rate * (rl.MaxDelay + slo).Seconds() * 2))
+		conns = min(max(conns, minReplayConns), maxReplayConns)
+	}
+	return LoadConfig{Addr: addr, Mode: OpenLoop, Rate: rate, Requests: rl.Specs, Sign: rl.signer(),
+		Connections: conns, Timeout: max(2*time.Second, rl.MaxDelay+slo+time.Second)}
 }
 
 // compareMix lines up the log's per-API shares with the replay's counts.
@@ -610,25 +633,14 @@ func (res *PlanResult) capacityOn(ctx context.Context, opt PlanOptions, parsed *
 			defer PinSelf(allowed)
 		}
 	}
-	// The replay's answers wait for the logged backend latency, so the
-	// requests in flight grow with it: rate x (backend p99 + SLO), twice
-	// over, within the generator's limits.
-	var backendP99 time.Duration
-	for _, a := range res.Mix.APIs {
-		backendP99 = max(backendP99, time.Duration(a.BackendUS.P99)*time.Microsecond)
-	}
 	signer := list.signer()
 	waits := map[float64]float64{} // rate -> run-queue wait of the kept measurement
 	measure := func(ctx context.Context, rate float64) (CapacityPoint, error) {
 		if !gw.proc.Alive() {
 			return CapacityPoint{}, fmt.Errorf("the gateway exited: %s", gw.proc.StderrTail(400))
 		}
-		conns := int(math.Ceil(rate * (backendP99 + opt.SLO.P99).Seconds() * 2))
-		cfg := LoadConfig{Addr: gw.listen, Mode: OpenLoop, Rate: rate, Requests: list.Specs, Sign: signer,
-			Connections: min(max(conns, 256), 4096), Timeout: 2 * time.Second}
-		if opt.Search.Connections > 0 {
-			cfg.Connections = opt.Search.Connections
-		}
+		cfg := list.load(gw.listen, rate, opt.SLO.P99, opt.Search.Connections)
+		cfg.Sign = signer
 		if opt.Search.StepWarmup > 0 {
 			w := cfg
 			w.Duration = opt.Search.StepWarmup

@@ -31,7 +31,10 @@ type replayList struct {
 	// Dropped counts the log's records whose kind was too rare for one
 	// slot of the list.
 	Dropped int
-	Notes   []string
+	// MaxDelay is the longest backend time an answer of the list waits at
+	// the origin (its logged backend_us, at most the origin's 30 s cap).
+	MaxDelay time.Duration
+	Notes    []string
 }
 
 // buildReplay lays out n requests (see TrafficMix.replaySlots) with
@@ -78,8 +81,9 @@ func buildReplay(m *TrafficMix, creds *replayCreds, n int) (*replayList, error) 
 		}
 		delay := time.Duration(0)
 		if smp.ReachedBackend {
-			delay = time.Duration(smp.BackendUS) * time.Microsecond
+			delay = min(time.Duration(smp.BackendUS)*time.Microsecond, origin.MaxReplayDelay)
 		}
+		rl.MaxDelay = max(rl.MaxDelay, delay)
 		spec.Headers = append(spec.Headers, Header{Name: origin.HeaderAnswer,
 			Value: string(origin.AppendAnswer(nil, smp.Status, int(min(smp.BytesOut, 1<<40)), delay))})
 		if smp.BytesIn > 0 {

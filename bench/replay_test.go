@@ -261,3 +261,56 @@ func TestMixSkipsTunnels(t *testing.T) {
 		t.Errorf("%d specs, want 100", len(list.Specs))
 	}
 }
+
+// TestReplayLoadOutlastsSlowBackends: a replay step's request timeout
+// outlasts the slowest logged backend time, so a rare slow API that
+// production answered is answered in the replay too, not counted an error
+// on every step (more than the error budget: no plan at all). Run for real
+// against the replay origin.
+func TestReplayLoadOutlastsSlowBackends(t *testing.T) {
+	var b strings.Builder
+	for i := range 9 {
+		b.WriteString(logLineT(i, "fast", 200, 1000))
+	}
+	b.WriteString(logLineT(9, "report", 200, 2_500_000))
+	path := filepath.Join(t.TempDir(), "access.log")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mix, err := DeriveMix(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := buildReplay(mix, newReplayCreds(&policy.Config{}), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list.MaxDelay != 2500*time.Millisecond {
+		t.Errorf("MaxDelay %v, want 2.5s", list.MaxDelay)
+	}
+	org, err := origin.StartReplay("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer org.Close()
+	cfg := list.load(org.Addr(), 20, 20*time.Millisecond, 0)
+	if cfg.Connections < minReplayConns || cfg.Timeout <= list.MaxDelay {
+		t.Errorf("load: %d connections, timeout %v", cfg.Connections, cfg.Timeout)
+	}
+	if c := list.load(org.Addr(), 20, 0, 7); c.Connections != 7 {
+		t.Errorf("-connections 7 gave %d", c.Connections)
+	}
+	// Rate x (slowest answer + SLO) x 2 requests may be in flight.
+	if c := list.load(org.Addr(), 1000, 20*time.Millisecond, 0); c.Connections != maxReplayConns {
+		t.Errorf("1000 rps with 2.5 s answers: %d connections, want the cap %d", c.Connections, maxReplayConns)
+	}
+	cfg.MaxRequests = 10
+	cfg.Duration = time.Second + cfg.Timeout
+	lr, err := RunLoad(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lr.Errors != 0 || lr.Completed != 10 || lr.Status["200"] != 10 {
+		t.Errorf("replay: completed %d, errors %v, statuses %v", lr.Completed, lr.ErrorKinds, lr.Status)
+	}
+}

@@ -74,6 +74,10 @@ func (s *Server) handleReplay(ctx *fasthttp.RequestCtx) {
 	answerReplay(ctx, status, size, delay)
 }
 
+// MaxReplayDelay is the longest delay an answer header gets: the
+// gateway's longest API timeout, so no logged backend time is cut short.
+const MaxReplayDelay = maxDelay
+
 var errAnswer = errors.New("origin: answer header wants STATUS SIZE DELAY_US")
 
 // ParseAnswer parses a HeaderAnswer value without allocating.
