@@ -215,11 +215,8 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 		return nil, err
 	}
 	res := &PlanResult{Options: opt, Started: time.Now(), Statuses: map[string]int{}}
-	logf := func(format string, a ...any) {
-		if opt.Log != nil {
-			fmt.Fprintf(opt.Log, format, a...)
-		}
-	}
+	var prog *progress // set once the number of steps is known
+	logf := func(format string, a ...any) { prog.logf(opt.Log, format, a...) }
 
 	parsed, raw, err := loadOperatorConfig(opt.Config)
 	if err != nil {
@@ -292,7 +289,7 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 		maxCores = min(maxCores, opt.MaxCores)
 	}
 	counts := coreCounts(maxCores)
-	prog := newProgress(opt.Progress, 1+len(counts)*opt.Search.maxSteps())
+	prog = newProgress(opt.Progress, 1+len(counts)*opt.Search.maxSteps())
 
 	// The statuses a replay may answer without error: those the log has
 	// (the origin answers with them), and 429: the replay runs the

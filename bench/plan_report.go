@@ -19,6 +19,8 @@ type progress struct {
 	tty      bool
 	start    time.Time
 	total, k int
+	// last is the line on the terminal now, drawn again after a log line.
+	last string
 }
 
 func newProgress(w io.Writer, total int) *progress {
@@ -53,15 +55,35 @@ func (p *progress) step(label string, rate float64) {
 	p.k = min(p.k+1, p.total)
 	l := p.line(label, rate, time.Since(p.start))
 	if p.tty {
+		p.last = l
 		fmt.Fprintf(p.w, "\r%s\x1b[K", l)
 		return
 	}
 	fmt.Fprintln(p.w, l)
 }
 
+// logf writes a log line to w (nil: nowhere). When w is the terminal the
+// progress line stands on, that line is cleared first and drawn again
+// below: the command logs to the same stderr, and without this each log
+// line would continue the progress line's text. p may be nil.
+func (p *progress) logf(w io.Writer, format string, a ...any) {
+	if w == nil {
+		return
+	}
+	// Interfaces holding different dynamic types compare unequal without
+	// panicking, and a terminal's w is an *os.File.
+	if p == nil || !p.tty || p.last == "" || w != p.w {
+		fmt.Fprintf(w, format, a...)
+		return
+	}
+	fmt.Fprintf(w, "\r\x1b[K"+format, a...)
+	fmt.Fprintf(w, "\r%s\x1b[K", p.last)
+}
+
 // done ends a terminal's progress line.
 func (p *progress) done() {
 	if p != nil && p.w != nil && p.tty {
+		p.last = ""
 		fmt.Fprintf(p.w, "\r%s\x1b[K\n", fmt.Sprintf("plan: done in %v", time.Since(p.start).Round(time.Second)))
 	}
 }

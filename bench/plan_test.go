@@ -337,6 +337,37 @@ func TestProgressLine(t *testing.T) {
 	}
 }
 
+// TestProgressTerminal: on a terminal the progress line is rewritten in
+// place, and a log line to the same terminal clears it first and draws it
+// again below, instead of continuing its text.
+func TestProgressTerminal(t *testing.T) {
+	var b strings.Builder
+	p := newProgress(&b, 4)
+	p.tty = true // as newProgress sets it for a character device
+	p.logf(&b, "before %d\n", 1)
+	p.step("1 core", 250)
+	line := strings.TrimPrefix(strings.TrimSuffix(b.String(), "\x1b[K"), "before 1\n\r")
+	if !strings.HasPrefix(line, "plan: step 1 of at most 4, 1 core, offering 250 rps") {
+		t.Fatalf("progress on a terminal: %q", b.String())
+	}
+	b.Reset()
+	p.logf(&b, "plan: %s\n", "figures")
+	if want := "\r\x1b[Kplan: figures\n\r" + line + "\x1b[K"; b.String() != want {
+		t.Errorf("log line on the progress terminal: %q, want %q", b.String(), want)
+	}
+	var other strings.Builder
+	p.logf(&other, "elsewhere\n")
+	if other.String() != "elsewhere\n" {
+		t.Errorf("log line to another writer: %q", other.String())
+	}
+	var nilp *progress
+	nilp.logf(&other, "x")
+	nilp.logf(nil, "x")
+	if other.String() != "elsewhere\nx" {
+		t.Errorf("nil progress: %q", other.String())
+	}
+}
+
 // TestMainPlanUsage: the command refuses incomplete or out-of-range flags
 // with exit 2 and says which, and reports a bad input with exit 1.
 func TestMainPlanUsage(t *testing.T) {
