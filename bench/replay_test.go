@@ -314,3 +314,76 @@ func TestReplayLoadOutlastsSlowBackends(t *testing.T) {
 		t.Errorf("replay: completed %d, errors %v, statuses %v", lr.Completed, lr.ErrorKinds, lr.Status)
 	}
 }
+
+// TestReplayComposite: a composite backend's calls reach the replay origin
+// with the client's headers and merge its answers as JSON objects, so the
+// replay origin answers JSON; with filler bytes every request was 502.
+func TestReplayComposite(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "composite.toml")
+	if err := os.WriteFile(conf, []byte(`
+[[backends]]
+name = "users"
+targets = [{ url = "http://10.1.2.3:8080" }]
+
+[[backends]]
+name = "agg"
+compose = [
+  { name = "top", backend = "users", path = "/u", key = "" },
+  { name = "keyed", backend = "users", path = "/o", key = "orders" },
+]
+
+[[groups]]
+name = "g"
+
+[[groups.apis]]
+name = "agg"
+path = "/agg"
+backend = "agg"
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i := range 20 {
+		b.WriteString(logLineT(i, "agg", 200, 300))
+	}
+	logPath := filepath.Join(dir, "access.log")
+	if err := os.WriteFile(logPath, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	parsed, raw, err := loadOperatorConfig(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := newReplayCreds(parsed.Config)
+	mix, err := DeriveMix(logPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := buildReplay(mix, creds, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := origin.StartReplay("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer org.Close()
+	gw, err := startPlanGateway(context.Background(), PlanOptions{GatewayBin: sluiceBinary(t)}, parsed, raw, creds,
+		org.Addr(), filepath.Join(dir, "gw"), false, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.proc.Stop()
+	lr, err := RunLoad(context.Background(), LoadConfig{Addr: gw.listen, Mode: ClosedLoop, Connections: 1,
+		Duration: 20 * time.Second, MaxRequests: uint64(len(list.Specs)), Requests: list.Specs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lr.Errors != 0 || lr.Status["200"] != 20 || len(lr.Status) != 1 {
+		t.Errorf("composite replay: errors %v, statuses %v; want 20 x 200", lr.ErrorKinds, lr.Status)
+	}
+	if got := org.Requests(); got != 40 {
+		t.Errorf("origin answered %d calls, want 2 per request (40)", got)
+	}
+}

@@ -122,10 +122,58 @@ func answerReplay(ctx *fasthttp.RequestCtx, status, size int, delay time.Duratio
 		_, _ = io.Copy(io.Discard, st) // read an upload whole, as a backend would
 	}
 	ctx.SetStatusCode(status)
-	ctx.Response.Header.SetContentType("application/octet-stream")
-	if size <= len(filler) {
-		ctx.Response.SetBodyRaw(filler[:size])
+	if size == 0 {
 		return
 	}
-	ctx.Response.SetBodyStream(&fillReader{left: int64(size)}, size)
+	// The answer is JSON of exactly size bytes: APIs mostly answer JSON,
+	// and a composite backend merges its calls' answers as JSON objects,
+	// so filler bytes would fail every composite call with 502 where
+	// production answered.
+	ctx.Response.Header.SetContentType("application/json")
+	switch {
+	case size < len(jsonHead)+len(jsonTail):
+		ctx.Response.SetBodyRaw(jsonShort[size])
+	case size <= len(filler):
+		// Appended into the response's reused buffer: no allocation.
+		ctx.Response.AppendBody(jsonHead)
+		ctx.Response.AppendBody(filler[:size-len(jsonHead)-len(jsonTail)])
+		ctx.Response.AppendBody(jsonTail)
+	default:
+		ctx.Response.SetBodyStream(&jsonFill{n: int64(size)}, size)
+	}
+}
+
+// A replay answer of n bytes is {"r":"abc..."}, or for n < 8 the shortest
+// JSON of n bytes: "0", then "{}" padded with spaces.
+var (
+	jsonHead  = []byte(`{"r":"`)
+	jsonTail  = []byte(`"}`)
+	jsonShort = [...][]byte{nil, []byte("0"), []byte("{}"), []byte("{} "), []byte("{}  "), []byte("{}   "),
+		[]byte("{}    "), []byte("{}     ")}
+)
+
+// jsonFill produces an n-byte JSON answer (n >= 8) without holding it in
+// memory: jsonHead, filler bytes (JSON-safe letters), jsonTail.
+type jsonFill struct{ off, n int64 }
+
+func (r *jsonFill) Read(p []byte) (int, error) {
+	k := 0
+	for k < len(p) && r.off < r.n {
+		var src []byte
+		switch tail := r.n - int64(len(jsonTail)); {
+		case r.off < int64(len(jsonHead)):
+			src = jsonHead[r.off:]
+		case r.off >= tail:
+			src = jsonTail[r.off-tail:]
+		default:
+			src = filler[:min(int64(len(filler)), tail-r.off)]
+		}
+		c := copy(p[k:], src)
+		k += c
+		r.off += int64(c)
+	}
+	if k == 0 {
+		return 0, io.EOF
+	}
+	return k, nil
 }
