@@ -20,9 +20,19 @@ import (
 
 var (
 	sluiceBuildOnce sync.Once
+	sluiceBuildDir  string
 	sluiceBuilt     string
 	sluiceBuildErr  error
 )
+
+// removeSluiceBinary removes what sluiceBinary built; TestMain calls it
+// after the tests (a 20+ MiB binary per test run otherwise stays in the
+// temp dir forever).
+func removeSluiceBinary() {
+	if sluiceBuildDir != "" {
+		_ = os.RemoveAll(sluiceBuildDir)
+	}
+}
 
 // sluiceBinary builds cmd/sluice into a temp dir once per test binary.
 func sluiceBinary(t *testing.T) string {
@@ -33,6 +43,7 @@ func sluiceBinary(t *testing.T) string {
 			sluiceBuildErr = err
 			return
 		}
+		sluiceBuildDir = dir
 		sluiceBuilt = filepath.Join(dir, "sluice")
 		gobin, err := exec.LookPath("go")
 		if err != nil {
