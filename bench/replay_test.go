@@ -61,24 +61,7 @@ func TestApportionInterleave(t *testing.T) {
 // where the log says "ok", a wrong one fails where it says "failed".
 func TestReplayCredentials(t *testing.T) {
 	bin := sluiceBinary(t)
-	parsed, raw, err := loadOperatorConfig("testdata/plan/auth.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds := newReplayCreds(parsed.Config)
-	mix, err := DeriveMix("testdata/plan/auth.log", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := buildReplay(mix, creds, 50)
-	if err != nil {
-		t.Fatal(err)
-	}
-	org, err := origin.StartReplay("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer org.Close()
+	parsed, raw, creds, list, org := replayFixture(t, "testdata/plan/auth.toml", "testdata/plan/auth.log", 50)
 	dir := t.TempDir()
 	gw, err := startPlanGateway(context.Background(), PlanOptions{GatewayBin: bin}, parsed, raw, creds, org.Addr(), dir, false, 1, nil)
 	if err != nil {
@@ -129,6 +112,31 @@ func TestReplayCredentials(t *testing.T) {
 	if got, proxied := org.Requests(), want["200"]+want["201"]; got != proxied {
 		t.Errorf("origin answered %d requests, want %d", got, proxied)
 	}
+}
+
+// replayFixture loads a config and an access log as a plan does, lays out
+// n replayed requests and starts a replay origin (closed by the test's end).
+func replayFixture(t *testing.T, config, log string, n int) (*policy.Parsed, []byte, *replayCreds, *replayList, *origin.Server) {
+	t.Helper()
+	parsed, raw, err := loadOperatorConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := newReplayCreds(parsed.Config)
+	mix, err := DeriveMix(log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := buildReplay(mix, creds, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := origin.StartReplay("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { org.Close() })
+	return parsed, raw, creds, list, org
 }
 
 // TestPlanBadInputs: every input mistake is an error that says what and
@@ -351,24 +359,7 @@ backend = "agg"
 	if err := os.WriteFile(logPath, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	parsed, raw, err := loadOperatorConfig(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds := newReplayCreds(parsed.Config)
-	mix, err := DeriveMix(logPath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := buildReplay(mix, creds, 20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	org, err := origin.StartReplay("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer org.Close()
+	parsed, raw, creds, list, org := replayFixture(t, conf, logPath, 20)
 	gw, err := startPlanGateway(context.Background(), PlanOptions{GatewayBin: sluiceBinary(t)}, parsed, raw, creds,
 		org.Addr(), filepath.Join(dir, "gw"), false, 1, nil)
 	if err != nil {

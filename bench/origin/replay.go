@@ -24,39 +24,15 @@ const HeaderAnswer = "X-Sluice-Replay-Answer"
 // is answered as it says, any other request as by the plain origin (health
 // checks, /echo, ?size=...).
 func StartReplay(addr string) (*Server, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, errors.New("origin: refusing to listen on non-loopback address " + addr)
-	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenLoopback(addr)
 	if err != nil {
 		return nil, err
 	}
 	return ServeReplay(ln), nil
 }
 
-// ServeReplay is Serve for a replay origin. Its server is tuned as Serve's.
-func ServeReplay(ln net.Listener) *Server {
-	s := &Server{ln: ln, done: make(chan struct{})}
-	s.srv = &fasthttp.Server{
-		Handler:              s.handleReplay,
-		Name:                 "sluice-origin",
-		NoDefaultDate:        true,
-		NoDefaultContentType: true,
-		StreamRequestBody:    true,
-		MaxRequestBodySize:   1 << 20,
-		ReadBufferSize:       16 << 10,
-		IdleTimeout:          90 * time.Second,
-	}
-	go func() {
-		_ = s.srv.Serve(ln)
-		close(s.done)
-	}()
-	return s
-}
+// ServeReplay is Serve for a replay origin, with the same server options.
+func ServeReplay(ln net.Listener) *Server { return serve(ln, (*Server).handleReplay) }
 
 func (s *Server) handleReplay(ctx *fasthttp.RequestCtx) {
 	v := ctx.Request.Header.Peek(HeaderAnswer)
