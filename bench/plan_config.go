@@ -179,6 +179,14 @@ func renderReplayConfig(parsed *policy.Parsed, raw []byte, p replayParams, creds
 			b["targets"] = []any{map[string]any{"url": "http://" + p.Origin, "weight": int64(1)}}
 			delete(b, "tls")
 		}
+		// A composite's calls carry the client's headers, so each is
+		// answered as the whole request was logged (a JSON object of the
+		// logged size, after the logged backend time).
+		if calls, _ := b["compose"].([]any); len(calls) > 0 {
+			name, _ := b["name"].(string)
+			note("composite backend %q: each of its %d calls is answered with the request's logged size and backend time, so its merged answer is about %d times the logged size; a call templated on an earlier call's field ({call.NAME.FIELD}) finds none and fails",
+				name, len(calls), len(calls))
+		}
 	}
 
 	// Groups and APIs: TLS settings go with the TLS listeners, JWT

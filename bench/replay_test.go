@@ -377,4 +377,7 @@ backend = "agg"
 	if got := org.Requests(); got != 40 {
 		t.Errorf("origin answered %d calls, want 2 per request (40)", got)
 	}
+	if !containsAll(strings.Join(creds.Notes, "\n"), `composite backend "agg": each of its 2 calls`) {
+		t.Errorf("no note on the composite backend: %q", creds.Notes)
+	}
 }
