@@ -514,6 +514,9 @@ func (res *PlanResult) mixCheck(ctx context.Context, opt PlanOptions, parsed *po
 	n := len(list.Specs)
 	rate := math.Max(opt.Search.StartRate, float64(n)/3)
 	cfg := list.load(gw.listen, rate, opt.SLO.P99, 0)
+	// The check counts answers, not latency: a loaded machine's slow
+	// answer must not fall out of the shares.
+	cfg.Timeout = max(cfg.Timeout, 5*time.Second)
 	cfg.MaxRequests = uint64(n)
 	// The last request is sent after n/rate and may wait the slowest
 	// logged backend answer before it is counted.

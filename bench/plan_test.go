@@ -212,7 +212,7 @@ func TestPlanQuickstart(t *testing.T) {
 	// with -race beside other packages, one stall must not leave no plan.
 	res, err := PlanCapacityFromLog(context.Background(), PlanOptions{
 		Config: configPath, Replay: logPath, Peak: 50000, SLO: SLO{P99: 500 * time.Millisecond, MaxErrorRate: 0.01},
-		CoresPerNode: 16, Headroom: 0.7, OutDir: out, GatewayBin: sluiceBinary(t), MixSize: 400,
+		CoresPerNode: 16, Headroom: 0.7, OutDir: out, GatewayBin: sluiceBinary(t), MixSize: 400, Retries: 2,
 		Search:   CapacitySpec{StartRate: 100, Growth: 2, MaxRate: 400, StepDuration: 700 * time.Millisecond, BisectSteps: 0},
 		Progress: &progress,
 	})
