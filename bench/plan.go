@@ -260,6 +260,10 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 		list.note("%d WebSocket tunnel records (status 101) are not replayed: the load generator opens no tunnels; the shares are of the %d HTTP requests",
 			mix.Tunnels, mix.Records)
 	}
+	if mix.Folded > 0 {
+		list.note("%d logged requests (%.2f%%) of consumers beyond the first %d kinds of request are replayed as an earlier consumer of the same API, stage, method, auth outcome and status",
+			mix.Folded, 100*float64(mix.Folded)/float64(mix.Records), maxMixKinds)
+	}
 	if list.Dropped > 0 {
 		list.note("%d logged requests (%.2f%%) belong to kinds too rare for one of the %d replayed requests and are not replayed",
 			list.Dropped, 100*float64(list.Dropped)/float64(mix.Records), opt.MixSize)

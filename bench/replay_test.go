@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -379,5 +380,46 @@ backend = "agg"
 	}
 	if !containsAll(strings.Join(creds.Notes, "\n"), `composite backend "agg": each of its 2 calls`) {
 		t.Errorf("no note on the composite backend: %q", creds.Notes)
+	}
+}
+
+// TestMixFoldsConsumers: a log with more consumers than the mix keeps kinds
+// (an API-key SaaS has tens of thousands) is still planned: the records of
+// consumers past the cap join an earlier consumer's kind of the same API,
+// method, auth and status, so every share stays exact. It was an error.
+func TestMixFoldsConsumers(t *testing.T) {
+	var b strings.Builder
+	line := func(api, consumer string) {
+		b.WriteString(strings.Replace(strings.Replace(logLineT(0, api, 200, 100),
+			`"consumer":""`, `"consumer":"`+consumer+`"`, 1), `"auth":""`, `"auth":"ok"`, 1))
+	}
+	for range 100 {
+		line("a", "c0")
+	}
+	const many = maxMixKinds + 50 // kinds of API b, one per consumer
+	for i := range many {
+		line("b", "k"+strconv.Itoa(i))
+	}
+	path := filepath.Join(t.TempDir(), "access.log")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mix, err := DeriveMix(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mix.Records != 100+many || mix.Folded != many-(maxMixKinds-1) || len(mix.kinds) != maxMixKinds {
+		t.Errorf("records %d, folded %d, kinds %d", mix.Records, mix.Folded, len(mix.kinds))
+	}
+	shares := mix.APIShares()
+	if got, want := shares[APIRef{Group: "g", API: "b"}], float64(many)/float64(100+many); math.Abs(got-want) > 1e-12 {
+		t.Errorf("share of b %v, want %v", got, want)
+	}
+	total := 0
+	for _, k := range mix.kinds {
+		total += k.count
+	}
+	if total != mix.Records {
+		t.Errorf("kinds count %d records, want %d", total, mix.Records)
 	}
 }
