@@ -344,7 +344,14 @@ func (c *replayCreds) fill(cfg *policy.Config) {
 					case len(r.OneOf) > 0:
 						rj.Claims[r.Claim] = r.OneOf[0]
 					case len(r.Contains) > 0:
-						rj.Claims[r.Claim] = strings.Join(r.Contains, " ")
+						// Several rules may each want words of one claim
+						// ("scope" contains read, another rule write):
+						// the token carries all of them.
+						words := strings.Join(r.Contains, " ")
+						if prev, ok := rj.Claims[r.Claim].(string); ok && prev != "" {
+							words = prev + " " + words
+						}
+						rj.Claims[r.Claim] = words
 					}
 				}
 				ra.JWT = rj
