@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -421,5 +422,70 @@ func TestMixFoldsConsumers(t *testing.T) {
 	}
 	if total != mix.Records {
 		t.Errorf("kinds count %d records, want %d", total, mix.Records)
+	}
+}
+
+// TestReplayBodiesAreJSON: replayed request bodies are JSON objects of the
+// logged size, so an API with JSON body parameters answers them as it
+// answered production's (a filler body was 400 MalformedBody on every
+// request). Through the real gateway, and for sizes over the budget.
+func TestReplayBodiesAreJSON(t *testing.T) {
+	rb := replayBodies{bySize: map[int64][]byte{}, max: replayBodyBudget}
+	for _, n := range []int64{1, 2, 7, 8, 9, 300, 300, replayBodyBudget - 400, 5000, replayBodyBudget} {
+		b := rb.get(n)
+		var obj map[string]any
+		if int64(len(b)) != n || n >= 2 && json.Unmarshal(b, &obj) != nil {
+			t.Errorf("body of %d: %d bytes, %.20q", n, len(b), b)
+		}
+	}
+	if rb.used > replayBodyBudget || rb.pad == nil {
+		t.Errorf("budget: used %d, shared buffer built %v", rb.used, rb.pad != nil)
+	}
+
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "params.toml")
+	if err := os.WriteFile(conf, []byte(`
+[[backends]]
+name = "orders"
+targets = [{ url = "http://10.1.2.3:8080" }]
+
+[[groups]]
+name = "g"
+
+[[groups.apis]]
+name = "create"
+methods = ["POST"]
+path = "/create"
+backend = "orders"
+[[groups.apis.params.params]]
+name = "qty"
+in = "json"
+type = "int"
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i := range 10 {
+		l := strings.Replace(logLineT(i, "create", 201, 300), `"method":"GET"`, `"method":"POST"`, 1)
+		b.WriteString(strings.Replace(l, `"bytes_in":0`, `"bytes_in":`+strconv.Itoa(100+i*50), 1))
+	}
+	logPath := filepath.Join(dir, "access.log")
+	if err := os.WriteFile(logPath, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	parsed, raw, creds, list, org := replayFixture(t, conf, logPath, 10)
+	gw, err := startPlanGateway(context.Background(), PlanOptions{GatewayBin: sluiceBinary(t)}, parsed, raw, creds,
+		org.Addr(), filepath.Join(dir, "gw"), false, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.proc.Stop()
+	lr, err := RunLoad(context.Background(), LoadConfig{Addr: gw.listen, Mode: ClosedLoop, Connections: 1,
+		Duration: 20 * time.Second, MaxRequests: uint64(len(list.Specs)), Requests: list.Specs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lr.Errors != 0 || lr.Status["201"] != 10 || len(lr.Status) != 1 {
+		t.Errorf("replay of JSON-validated uploads: errors %v, statuses %v; want 10 x 201", lr.ErrorKinds, lr.Status)
 	}
 }
