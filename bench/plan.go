@@ -17,6 +17,7 @@ import (
 	json "github.com/goccy/go-json"
 	"github.com/sluicegw/sluice/bench/origin"
 	"github.com/sluicegw/sluice/policy"
+	"github.com/valyala/fasthttp"
 )
 
 // PlanOptions are the inputs of `sluice-bench plan`: a capacity plan for the
@@ -312,6 +313,13 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 		return nil, err
 	}
 	logf("plan: mix check: replayed mix within %.2f percentage points of the log's per API\n", res.MaxDiff)
+	var warnings []string
+	for _, n := range res.Notes {
+		if strings.HasPrefix(n, "warning: ") {
+			warnings = append(warnings, n)
+			logf("plan: %s\n", n)
+		}
+	}
 
 	// 2. Capacity on 1 core and on all of them.
 	for _, n := range counts {
@@ -376,8 +384,12 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 		if err := res.writeJSON(); err != nil {
 			return res, err
 		}
-		return res, fmt.Errorf("bench: no load step met the SLO (%s), not even at the lowest rate tried: no plan (the steps are in %s and %s)",
-			opt.SLO, res.JSON, strings.Join(res.Charts, ", "))
+		why := ""
+		if len(warnings) > 0 {
+			why = "; " + strings.Join(warnings, "; ")
+		}
+		return res, fmt.Errorf("bench: no load step met the SLO (%s), not even at the lowest rate tried: no plan (the steps are in %s and %s)%s",
+			opt.SLO, res.JSON, strings.Join(res.Charts, ", "), why)
 	}
 	if res.Plan, err = PlanCores(perCore, opt.Peak, opt.Headroom, opt.CoresPerNode); err != nil {
 		return res, err
@@ -540,8 +552,14 @@ func (res *PlanResult) mixCheck(ctx context.Context, opt PlanOptions, parsed *po
 		return fmt.Errorf("bench: mix check: the replay's access log: %w", err)
 	}
 	replayed := map[APIRef]int{}
+	statuses := map[APIRef]map[int]int{}
 	total, err := ReadAccessLogFile(res.MixLog, func(_ int, r *LogRecord) error {
-		replayed[APIRef{Group: r.Group, API: r.API}]++
+		ref := APIRef{Group: r.Group, API: r.API}
+		replayed[ref]++
+		if statuses[ref] == nil {
+			statuses[ref] = map[int]int{}
+		}
+		statuses[ref][r.Status]++
 		res.Statuses[strconv.Itoa(r.Status)]++
 		return nil
 	})
@@ -549,7 +567,47 @@ func (res *PlanResult) mixCheck(ctx context.Context, opt PlanOptions, parsed *po
 		return fmt.Errorf("bench: mix check: %w", err)
 	}
 	res.MixCheck, res.MaxDiff = compareMix(res.Mix.APIShares(), replayed, total)
+	res.Notes = append(res.Notes, unreplayedStatuses(res.Mix, statuses)...)
 	return nil
+}
+
+// unreplayedStatuses names the APIs whose replayed requests, in the mix
+// check, got statuses the log never has for that API (other than 429,
+// which the replay's rate explains) for over 2% of them: the replay does
+// not reproduce those requests (a required body parameter, a form body, a
+// composite call needing a field), and every load step counts them as
+// errors. Said up front, a plan that finds no step meeting the SLO says
+// why.
+func unreplayedStatuses(mix *TrafficMix, replayed map[APIRef]map[int]int) []string {
+	var notes []string
+	for _, a := range mix.APIs {
+		logged := map[int]bool{fasthttp.StatusTooManyRequests: true}
+		for _, s := range a.Statuses {
+			c, _ := strconv.Atoi(s.Name)
+			logged[c] = true
+		}
+		got := replayed[a.Ref]
+		n, odd := 0, 0
+		var codes []int
+		for code, c := range got {
+			n += c
+			if !logged[code] {
+				odd += c
+				codes = append(codes, code)
+			}
+		}
+		if n == 0 || float64(odd) <= 0.02*float64(n) {
+			continue
+		}
+		sort.Ints(codes)
+		var parts []string
+		for _, c := range codes {
+			parts = append(parts, fmt.Sprintf("%d x%d", c, got[c]))
+		}
+		notes = append(notes, fmt.Sprintf("warning: API %s answered %.0f%% of its replayed requests with statuses its log does not have (%s; logged: %s): the replay does not reproduce these requests (a required body parameter, a form body, a composite call needing a field?) and every load step counts them as errors",
+			a.Ref, 100*float64(odd)/float64(n), strings.Join(parts, ", "), topShares(a.Statuses, 4, "-")))
+	}
+	return notes
 }
 
 // Bounds of a replay step's connections; see replayList.load.

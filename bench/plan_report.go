@@ -148,6 +148,11 @@ func (res *PlanResult) Summary() string {
 	if n := res.Contended(); n > 0 {
 		fmt.Fprintf(&b, "warning: %d missed step(s) look contended (the gateway waited for a CPU while less than half busy): other work on this machine set those p99s; the plan is pessimistic, re-run on a quiet machine\n", n)
 	}
+	for _, n := range res.Notes {
+		if strings.HasPrefix(n, "warning: ") {
+			fmt.Fprintln(&b, n)
+		}
+	}
 	fmt.Fprintf(&b, "report %s, chart %s\n", res.Report, strings.Join(res.Charts, ", "))
 	return b.String()
 }

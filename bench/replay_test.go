@@ -489,3 +489,24 @@ type = "int"
 		t.Errorf("replay of JSON-validated uploads: errors %v, statuses %v; want 10 x 201", lr.ErrorKinds, lr.Status)
 	}
 }
+
+// TestUnreplayedStatuses: an API whose replayed requests get statuses its
+// log never has (over 2%, 429 aside) is named with the statuses, so a plan
+// whose steps all count them as errors says why.
+func TestUnreplayedStatuses(t *testing.T) {
+	a, b := APIRef{Group: "g", API: "a"}, APIRef{Group: "g", API: "b"}
+	mix := &TrafficMix{APIs: []APIMix{
+		{Ref: a, Statuses: []Share{{Name: "200", Count: 90, Share: 0.9}, {Name: "400", Count: 10, Share: 0.1}}},
+		{Ref: b, Statuses: []Share{{Name: "201", Count: 100, Share: 1}}},
+	}}
+	notes := unreplayedStatuses(mix, map[APIRef]map[int]int{
+		a: {200: 80, 400: 10, 429: 9, 502: 1}, // 1% unexplained: fine
+		b: {400: 60, 201: 40},
+	})
+	if len(notes) != 1 || !containsAll(notes[0], "warning: API g/b answered 60%", "400 x60", "logged: 201 100.0%") {
+		t.Errorf("notes %q", notes)
+	}
+	if n := unreplayedStatuses(mix, map[APIRef]map[int]int{a: {200: 100}, b: {201: 5, 429: 95}}); len(n) != 0 {
+		t.Errorf("logged statuses and 429 flagged: %q", n)
+	}
+}
