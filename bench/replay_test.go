@@ -141,6 +141,34 @@ func replayFixture(t *testing.T, config, log string, n int) (*policy.Parsed, []b
 	return parsed, raw, creds, list, org
 }
 
+// replayThroughGateway writes config and log, lays out n replayed
+// requests, and sends them once, one at a time, through the real gateway
+// rendered for the replay.
+func replayThroughGateway(t *testing.T, config, log string, n int) (*LoadResult, *replayCreds, *origin.Server) {
+	t.Helper()
+	dir := t.TempDir()
+	conf, logPath := filepath.Join(dir, "sluice.toml"), filepath.Join(dir, "access.log")
+	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(logPath, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	parsed, raw, creds, list, org := replayFixture(t, conf, logPath, n)
+	gw, err := startPlanGateway(context.Background(), PlanOptions{GatewayBin: sluiceBinary(t)}, parsed, raw, creds,
+		org.Addr(), filepath.Join(dir, "gw"), false, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.proc.Stop()
+	lr, err := RunLoad(context.Background(), LoadConfig{Addr: gw.listen, Mode: ClosedLoop, Connections: 1,
+		Duration: 20 * time.Second, MaxRequests: uint64(len(list.Specs)), Requests: list.Specs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lr, creds, org
+}
+
 // TestPlanBadInputs: every input mistake is an error that says what and
 // where, before any gateway starts.
 func TestPlanBadInputs(t *testing.T) {
@@ -329,9 +357,11 @@ func TestReplayLoadOutlastsSlowBackends(t *testing.T) {
 // with the client's headers and merge its answers as JSON objects, so the
 // replay origin answers JSON; with filler bytes every request was 502.
 func TestReplayComposite(t *testing.T) {
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "composite.toml")
-	if err := os.WriteFile(conf, []byte(`
+	var b strings.Builder
+	for i := range 20 {
+		b.WriteString(logLineT(i, "agg", 200, 300))
+	}
+	lr, creds, org := replayThroughGateway(t, `
 [[backends]]
 name = "users"
 targets = [{ url = "http://10.1.2.3:8080" }]
@@ -350,29 +380,7 @@ name = "g"
 name = "agg"
 path = "/agg"
 backend = "agg"
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	for i := range 20 {
-		b.WriteString(logLineT(i, "agg", 200, 300))
-	}
-	logPath := filepath.Join(dir, "access.log")
-	if err := os.WriteFile(logPath, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	parsed, raw, creds, list, org := replayFixture(t, conf, logPath, 20)
-	gw, err := startPlanGateway(context.Background(), PlanOptions{GatewayBin: sluiceBinary(t)}, parsed, raw, creds,
-		org.Addr(), filepath.Join(dir, "gw"), false, 1, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.proc.Stop()
-	lr, err := RunLoad(context.Background(), LoadConfig{Addr: gw.listen, Mode: ClosedLoop, Connections: 1,
-		Duration: 20 * time.Second, MaxRequests: uint64(len(list.Specs)), Requests: list.Specs})
-	if err != nil {
-		t.Fatal(err)
-	}
+`, b.String(), 20)
 	if lr.Errors != 0 || lr.Status["200"] != 20 || len(lr.Status) != 1 {
 		t.Errorf("composite replay: errors %v, statuses %v; want 20 x 200", lr.ErrorKinds, lr.Status)
 	}
@@ -442,9 +450,12 @@ func TestReplayBodiesAreJSON(t *testing.T) {
 		t.Errorf("budget: used %d, shared buffer built %v", rb.used, rb.pad != nil)
 	}
 
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "params.toml")
-	if err := os.WriteFile(conf, []byte(`
+	var b strings.Builder
+	for i := range 10 {
+		l := strings.Replace(logLineT(i, "create", 201, 300), `"method":"GET"`, `"method":"POST"`, 1)
+		b.WriteString(strings.Replace(l, `"bytes_in":0`, `"bytes_in":`+strconv.Itoa(100+i*50), 1))
+	}
+	lr, _, _ := replayThroughGateway(t, `
 [[backends]]
 name = "orders"
 targets = [{ url = "http://10.1.2.3:8080" }]
@@ -461,30 +472,7 @@ backend = "orders"
 name = "qty"
 in = "json"
 type = "int"
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	for i := range 10 {
-		l := strings.Replace(logLineT(i, "create", 201, 300), `"method":"GET"`, `"method":"POST"`, 1)
-		b.WriteString(strings.Replace(l, `"bytes_in":0`, `"bytes_in":`+strconv.Itoa(100+i*50), 1))
-	}
-	logPath := filepath.Join(dir, "access.log")
-	if err := os.WriteFile(logPath, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	parsed, raw, creds, list, org := replayFixture(t, conf, logPath, 10)
-	gw, err := startPlanGateway(context.Background(), PlanOptions{GatewayBin: sluiceBinary(t)}, parsed, raw, creds,
-		org.Addr(), filepath.Join(dir, "gw"), false, 1, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.proc.Stop()
-	lr, err := RunLoad(context.Background(), LoadConfig{Addr: gw.listen, Mode: ClosedLoop, Connections: 1,
-		Duration: 20 * time.Second, MaxRequests: uint64(len(list.Specs)), Requests: list.Specs})
-	if err != nil {
-		t.Fatal(err)
-	}
+`, b.String(), 10)
 	if lr.Errors != 0 || lr.Status["201"] != 10 || len(lr.Status) != 1 {
 		t.Errorf("replay of JSON-validated uploads: errors %v, statuses %v; want 10 x 201", lr.ErrorKinds, lr.Status)
 	}
