@@ -386,6 +386,23 @@ func (c *replayCreds) token(ra *replayAuth, consumer string) (string, error) {
 	return tok.SignedString([]byte(c.JWTSecret))
 }
 
+// anyApp returns consumer's app key, or else the first consumer's by name
+// (a failed signature names no consumer in the log).
+func (c *replayCreds) anyApp(consumer string) (string, bool) {
+	if a, ok := c.Apps[consumer]; ok {
+		return a[0], true
+	}
+	names := make([]string, 0, len(c.Apps))
+	for n := range c.Apps {
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		return "", false
+	}
+	sort.Strings(names)
+	return c.Apps[names[0]][0], true
+}
+
 // apiNames lists the config's APIs, for error messages.
 func (c *replayCreds) apiNames() string {
 	names := make([]string, 0, len(c.APIs))

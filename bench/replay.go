@@ -179,6 +179,13 @@ func (rl *replayList) credentials(creds *replayCreds, ra *replayAuth, apiKey, co
 				return []Header{{Name: ra.KeyHeader, Value: "plan-wrong-key"}}, nil, nil
 			case "jwt":
 				return []Header{{Name: "Authorization", Value: "Bearer plan.wrong.token"}}, nil, nil
+			case "hmac":
+				// A known app key with a wrong secret: the gateway computes
+				// the signature before refusing it, as for a client whose
+				// secret is stale; no credential at all costs far less.
+				if app, ok := creds.anyApp(consumer); ok {
+					return nil, &[2]string{app, "plan-wrong-secret"}, nil
+				}
 			}
 		}
 		return nil, nil, nil

@@ -162,7 +162,7 @@ func replayThroughGateway(t *testing.T, config, log string, n int) (*LoadResult,
 	}
 	defer gw.proc.Stop()
 	lr, err := RunLoad(context.Background(), LoadConfig{Addr: gw.listen, Mode: ClosedLoop, Connections: 1,
-		Duration: 20 * time.Second, MaxRequests: uint64(len(list.Specs)), Requests: list.Specs})
+		Duration: 20 * time.Second, MaxRequests: uint64(len(list.Specs)), Requests: list.Specs, Sign: list.signer()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,5 +496,67 @@ func TestUnreplayedStatuses(t *testing.T) {
 	}
 	if n := unreplayedStatuses(mix, map[APIRef]map[int]int{a: {200: 100}, b: {201: 5, 429: 95}}); len(n) != 0 {
 		t.Errorf("logged statuses and 429 flagged: %q", n)
+	}
+}
+
+// TestReplayFailedHMAC: a logged failed HMAC authentication is replayed
+// with a known app key and a wrong secret, so the gateway computes the
+// signature before refusing it, as it did in production (it was sent with
+// no credential, which costs far less); the valid ones still pass.
+func TestReplayFailedHMAC(t *testing.T) {
+	const config = `
+[[backends]]
+name = "orders"
+targets = [{ url = "http://10.1.2.3:8080" }]
+
+[[groups]]
+name = "g"
+
+[[groups.apis]]
+name = "signed"
+path = "/signed"
+backend = "orders"
+[groups.apis.auth]
+modes = ["hmac"]
+
+[[consumers]]
+name = "acme"
+[[consumers.apps]]
+app_key = "acme-app"
+app_secrets = ["env:PLAN_TEST_UNSET"]
+`
+	var b strings.Builder
+	for i := range 10 {
+		l := logLineT(i, "signed", 200, 300)
+		if i%2 == 0 {
+			l = strings.Replace(strings.Replace(l, `"auth":""`, `"auth":"ok"`, 1), `"consumer":""`, `"consumer":"acme"`, 1)
+		} else {
+			l = strings.Replace(strings.Replace(l, `"auth":""`, `"auth":"failed"`, 1), `"status":200`, `"status":401`, 1)
+		}
+		b.WriteString(l)
+	}
+	dir := t.TempDir()
+	conf, logPath := filepath.Join(dir, "sluice.toml"), filepath.Join(dir, "access.log")
+	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(logPath, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, creds, list, _ := replayFixture(t, conf, logPath, 10)
+	for i, st := range list.Statuses {
+		a := list.hmac[i]
+		switch {
+		case a == nil:
+			t.Errorf("request %d (logged %d) is not signed", i, st)
+		case st == 401 && (a[0] != "acme-app" || a[1] == creds.Apps["acme"][1]):
+			t.Errorf("failed request %d signed with %q", i, a)
+		case st == 200 && a[1] != creds.Apps["acme"][1]:
+			t.Errorf("valid request %d signed with %q", i, a)
+		}
+	}
+	lr, _, _ := replayThroughGateway(t, config, b.String(), 10)
+	if lr.Errors != 0 || lr.Status["200"] != 5 || lr.Status["401"] != 5 {
+		t.Errorf("replay: errors %v, statuses %v; want 5 x 200, 5 x 401", lr.ErrorKinds, lr.Status)
 	}
 }
