@@ -64,6 +64,10 @@ type replayCreds struct {
 	Auth map[string]*replayAuth
 	// APIs holds every API of the config ("group/api") with its stages.
 	APIs map[string][]string
+	// Calls is, per API on a composite backend ("group/api"), how many
+	// calls each of its requests makes; the replay answers each with that
+	// share of the logged answer size.
+	Calls map[string]int
 	// Notes are the config's parts a loopback replay cannot keep as they
 	// are, for the report.
 	Notes []string
@@ -184,7 +188,7 @@ func renderReplayConfig(parsed *policy.Parsed, raw []byte, p replayParams, creds
 		// logged size, after the logged backend time).
 		if calls, _ := b["compose"].([]any); len(calls) > 0 {
 			name, _ := b["name"].(string)
-			note("composite backend %q: each of its %d calls is answered with the request's logged size and backend time, so its merged answer is about %d times the logged size; a call templated on an earlier call's field ({call.NAME.FIELD}) finds none and fails",
+			note("composite backend %q: each of its %d calls is answered after the request's logged backend time with 1/%d of its logged answer size (a JSON object); a call templated on an earlier call's field ({call.NAME.FIELD}) finds none and fails",
 				name, len(calls), len(calls))
 		}
 	}
@@ -294,7 +298,7 @@ func checkReplayConfig(parsed *policy.Parsed, out []byte) error {
 // records each API's authentication.
 func newReplayCreds(cfg *policy.Config) *replayCreds {
 	c := &replayCreds{APIKeys: map[string]string{}, Apps: map[string][2]string{},
-		JWTSecret: randHex(32), Auth: map[string]*replayAuth{}, APIs: map[string][]string{}}
+		JWTSecret: randHex(32), Auth: map[string]*replayAuth{}, APIs: map[string][]string{}, Calls: map[string]int{}}
 	c.fill(cfg)
 	return c
 }
@@ -310,10 +314,21 @@ func (c *replayCreds) fill(cfg *policy.Config) {
 			c.Apps[con.Name] = [2]string{con.Apps[0].AppKey, randHex(24)}
 		}
 	}
+	calls := map[string]int{}
+	for _, b := range cfg.Backends {
+		if len(b.Compose) > 0 {
+			calls[b.Name] = len(b.Compose)
+		}
+	}
 	for _, g := range cfg.Groups {
 		for _, a := range g.APIs {
 			key := g.Name + "/" + a.Name
 			c.APIs[key] = a.Stages
+			// A backend named through a stage variable is not resolved
+			// here: its answers are replayed whole.
+			if n := calls[a.Backend]; n > 0 {
+				c.Calls[key] = n
+			}
 			auth := a.Auth
 			if auth == nil {
 				auth = g.Auth

@@ -144,7 +144,7 @@ func replayFixture(t *testing.T, config, log string, n int) (*policy.Parsed, []b
 // replayThroughGateway writes config and log, lays out n replayed
 // requests, and sends them once, one at a time, through the real gateway
 // rendered for the replay.
-func replayThroughGateway(t *testing.T, config, log string, n int) (*LoadResult, *replayCreds, *origin.Server) {
+func replayThroughGateway(t *testing.T, config, log string, n int) (*LoadResult, *replayList, *replayCreds, *origin.Server) {
 	t.Helper()
 	dir := t.TempDir()
 	conf, logPath := filepath.Join(dir, "sluice.toml"), filepath.Join(dir, "access.log")
@@ -166,7 +166,7 @@ func replayThroughGateway(t *testing.T, config, log string, n int) (*LoadResult,
 	if err != nil {
 		t.Fatal(err)
 	}
-	return lr, creds, org
+	return lr, list, creds, org
 }
 
 // TestPlanBadInputs: every input mistake is an error that says what and
@@ -361,7 +361,7 @@ func TestReplayComposite(t *testing.T) {
 	for i := range 20 {
 		b.WriteString(logLineT(i, "agg", 200, 300))
 	}
-	lr, creds, org := replayThroughGateway(t, `
+	lr, list, creds, org := replayThroughGateway(t, `
 [[backends]]
 name = "users"
 targets = [{ url = "http://10.1.2.3:8080" }]
@@ -389,6 +389,18 @@ backend = "agg"
 	}
 	if !containsAll(strings.Join(creds.Notes, "\n"), `composite backend "agg": each of its 2 calls`) {
 		t.Errorf("no note on the composite backend: %q", creds.Notes)
+	}
+	// Each call answers half the logged 10 bytes: the merge is the size
+	// the log has, not twice it.
+	if creds.Calls["g/agg"] != 2 {
+		t.Errorf("calls %v", creds.Calls)
+	}
+	for _, sp := range list.Specs {
+		for _, h := range sp.Headers {
+			if h.Name == origin.HeaderAnswer && h.Value != "200 5 300" {
+				t.Errorf("answer header %q, want 200 5 300", h.Value)
+			}
+		}
 	}
 }
 
@@ -455,7 +467,7 @@ func TestReplayBodiesAreJSON(t *testing.T) {
 		l := strings.Replace(logLineT(i, "create", 201, 300), `"method":"GET"`, `"method":"POST"`, 1)
 		b.WriteString(strings.Replace(l, `"bytes_in":0`, `"bytes_in":`+strconv.Itoa(100+i*50), 1))
 	}
-	lr, _, _ := replayThroughGateway(t, `
+	lr, _, _, _ := replayThroughGateway(t, `
 [[backends]]
 name = "orders"
 targets = [{ url = "http://10.1.2.3:8080" }]
@@ -555,7 +567,7 @@ app_secrets = ["env:PLAN_TEST_UNSET"]
 			t.Errorf("valid request %d signed with %q", i, a)
 		}
 	}
-	lr, _, _ := replayThroughGateway(t, config, b.String(), 10)
+	lr, _, _, _ := replayThroughGateway(t, config, b.String(), 10)
 	if lr.Errors != 0 || lr.Status["200"] != 5 || lr.Status["401"] != 5 {
 		t.Errorf("replay: errors %v, statuses %v; want 5 x 200, 5 x 401", lr.ErrorKinds, lr.Status)
 	}
