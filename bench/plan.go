@@ -227,7 +227,7 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 	// Render once up front: a mistake in the config (unknown key, bad
 	// value) is reported at its line before the log is read.
 	if _, _, err := renderReplayConfig(parsed, raw, replayParams{Listen: "127.0.0.1:1", Admin: "127.0.0.1:2",
-		Origin: "127.0.0.1:3", LogPath: filepath.Join(os.TempDir(), "sluice-plan-check.log")}, creds); err != nil {
+		Origins: []string{"127.0.0.1:3"}, LogPath: filepath.Join(os.TempDir(), "sluice-plan-check.log")}, creds); err != nil {
 		return nil, err
 	}
 	mix, err := DeriveMix(opt.Replay, func(r *LogRecord) error {
@@ -270,11 +270,19 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 			list.Dropped, 100*float64(list.Dropped)/float64(mix.Records), opt.MixSize)
 	}
 
-	org, err := origin.StartReplay("127.0.0.1:0")
+	origins, err := startReplayOrigins(parsed.Config)
 	if err != nil {
 		return nil, err
 	}
-	defer org.Close()
+	defer func() {
+		for _, o := range origins {
+			o.Close()
+		}
+	}()
+	originAddrs := make([]string, len(origins))
+	for i, o := range origins {
+		originAddrs[i] = o.Addr()
+	}
 	work, err := os.MkdirTemp("", "sluice-plan-")
 	if err != nil {
 		return nil, err
@@ -309,7 +317,7 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 	// 1. Mix check: one pass over the list at a low rate, with an access
 	// log, so the replayed mix is read from what the gateway itself logged.
 	prog.step("mix check", 0)
-	if err := res.mixCheck(ctx, opt, parsed, raw, creds, list, org.Addr(), work); err != nil {
+	if err := res.mixCheck(ctx, opt, parsed, raw, creds, list, originAddrs, work); err != nil {
 		return nil, err
 	}
 	logf("plan: mix check: replayed mix within %.2f percentage points of the log's per API\n", res.MaxDiff)
@@ -324,7 +332,7 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 	// 2. Capacity on 1 core and on all of them.
 	for _, n := range counts {
 		cpus := allowed[len(allowed)-n:]
-		run, err := res.capacityOn(ctx, opt, parsed, raw, creds, list, org.Addr(), work, cpus, allowed, okStatus, prog, logf)
+		run, err := res.capacityOn(ctx, opt, parsed, raw, creds, list, originAddrs, work, cpus, allowed, okStatus, prog, logf)
 		if err != nil {
 			return nil, err
 		}
@@ -456,6 +464,36 @@ func (o *PlanOptions) normalize() error {
 	return nil
 }
 
+// maxReplayOrigins bounds the replay origins a plan starts.
+const maxReplayOrigins = 32
+
+// startReplayOrigins starts one replay origin per backend target of cfg
+// (at most maxReplayOrigins, at least one), each on its own loopback port.
+// The gateway keys its upstream pools by target address: behind a single
+// origin, every backend and target would share one pool of pool_size
+// connections, where production has one per target, and a replay with
+// backend latency would run out of connections far below the gateway's
+// capacity.
+func startReplayOrigins(cfg *policy.Config) ([]*origin.Server, error) {
+	n := 0
+	for _, b := range cfg.Backends {
+		n += len(b.Targets)
+	}
+	n = min(max(n, 1), maxReplayOrigins)
+	out := make([]*origin.Server, 0, n)
+	for range n {
+		o, err := origin.StartReplay("127.0.0.1:0")
+		if err != nil {
+			for _, o := range out {
+				o.Close()
+			}
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
 // planGateway is one started gateway of a plan.
 type planGateway struct {
 	proc   *Proc
@@ -466,7 +504,7 @@ type planGateway struct {
 // startPlanGateway renders the replay config and starts the gateway with
 // GOMAXPROCS = procs, pinned to the CPUs pin (nil: not pinned).
 func startPlanGateway(ctx context.Context, opt PlanOptions, parsed *policy.Parsed, raw []byte, creds *replayCreds,
-	originAddr, dir string, forceLog bool, procs int, pin []int) (*planGateway, error) {
+	origins []string, dir string, forceLog bool, procs int, pin []int) (*planGateway, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -479,7 +517,7 @@ func startPlanGateway(ctx context.Context, opt PlanOptions, parsed *policy.Parse
 		return nil, err
 	}
 	logPath := filepath.Join(dir, "access.log")
-	conf, _, err := renderReplayConfig(parsed, raw, replayParams{Listen: listen, Admin: admin, Origin: originAddr,
+	conf, _, err := renderReplayConfig(parsed, raw, replayParams{Listen: listen, Admin: admin, Origins: origins,
 		LogPath: logPath, ForceLog: forceLog}, creds)
 	if err != nil {
 		return nil, err
@@ -521,8 +559,8 @@ func cpuList(cpus []int) string {
 // mixCheck replays the list once at a low rate through a gateway that logs,
 // and compares the per-API shares it logged with the log's.
 func (res *PlanResult) mixCheck(ctx context.Context, opt PlanOptions, parsed *policy.Parsed, raw []byte, creds *replayCreds,
-	list *replayList, originAddr, work string) error {
-	gw, err := startPlanGateway(ctx, opt, parsed, raw, creds, originAddr, filepath.Join(work, "mix-check"), true, 1, nil)
+	list *replayList, origins []string, work string) error {
+	gw, err := startPlanGateway(ctx, opt, parsed, raw, creds, origins, filepath.Join(work, "mix-check"), true, 1, nil)
 	if err != nil {
 		return err
 	}
@@ -671,7 +709,7 @@ func copyFile(from, to string) error {
 
 // capacityOn searches the sustainable rate with the gateway on cpus.
 func (res *PlanResult) capacityOn(ctx context.Context, opt PlanOptions, parsed *policy.Parsed, raw []byte, creds *replayCreds,
-	list *replayList, originAddr, work string, cpus, allowed []int, okStatus map[int]bool, prog *progress,
+	list *replayList, origins []string, work string, cpus, allowed []int, okStatus map[int]bool, prog *progress,
 	logf func(string, ...any)) (PlanCoreRun, error) {
 	n := len(cpus)
 	run := PlanCoreRun{Cores: n, CPUs: cpus, Shared: n == len(allowed)}
@@ -683,7 +721,7 @@ func (res *PlanResult) capacityOn(ctx context.Context, opt PlanOptions, parsed *
 	if !run.Shared {
 		pin = cpus
 	}
-	gw, err := startPlanGateway(ctx, opt, parsed, raw, creds, originAddr,
+	gw, err := startPlanGateway(ctx, opt, parsed, raw, creds, origins,
 		filepath.Join(work, "cores-"+strconv.Itoa(n)), false, n, pin)
 	if err != nil {
 		return run, err

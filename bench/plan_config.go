@@ -28,8 +28,10 @@ import (
 // replayParams are the values a replay config is rendered with.
 type replayParams struct {
 	Listen, Admin string
-	// Origin is the replay origin's "host:port".
-	Origin string
+	// Origins are the replay origins' "host:port": the backends' targets
+	// take them in turn, so each production target has its own address
+	// (and the gateway its own connection pool for it) while they last.
+	Origins []string
 	// LogPath is the access-log file. With ForceLog (the mix check) a file
 	// sink is added to a config that has no access log and sampling is
 	// off; otherwise the log is as configured, absent or sampled.
@@ -177,10 +179,21 @@ func renderReplayConfig(parsed *policy.Parsed, raw []byte, p replayParams, creds
 		note("[state.redis] removed: limits, quotas and nonces are local in the replay (a fleet's Redis leases cost slightly more)")
 	}
 
-	// Backends: every pool answers from the replay origin.
+	// Backends: every target answers from a replay origin, weights kept,
+	// so balancing and per-target pools work as in production.
+	next := 0
 	for _, b := range tomlTables(tree, "backends") {
-		if _, ok := b["targets"]; ok {
-			b["targets"] = []any{map[string]any{"url": "http://" + p.Origin, "weight": int64(1)}}
+		if ts := tomlTables(b, "targets"); len(ts) > 0 {
+			out := make([]any, 0, len(ts))
+			for _, t := range ts {
+				nt := map[string]any{"url": "http://" + p.Origins[next%len(p.Origins)]}
+				if w, ok := t["weight"]; ok {
+					nt["weight"] = w
+				}
+				out = append(out, nt)
+				next++
+			}
+			b["targets"] = out
 			delete(b, "tls")
 		}
 		// A composite's calls carry the client's headers, so each is

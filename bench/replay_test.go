@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pelletier/go-toml/v2"
 	"github.com/sluicegw/sluice/bench/origin"
 	"github.com/sluicegw/sluice/policy"
 )
@@ -65,7 +67,7 @@ func TestReplayCredentials(t *testing.T) {
 	bin := sluiceBinary(t)
 	parsed, raw, creds, list, org := replayFixture(t, "testdata/plan/auth.toml", "testdata/plan/auth.log", 50)
 	dir := t.TempDir()
-	gw, err := startPlanGateway(context.Background(), PlanOptions{GatewayBin: bin}, parsed, raw, creds, org.Addr(), dir, false, 1, nil)
+	gw, err := startPlanGateway(context.Background(), PlanOptions{GatewayBin: bin}, parsed, raw, creds, []string{org.Addr()}, dir, false, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +158,7 @@ func replayThroughGateway(t *testing.T, config, log string, n int) (*LoadResult,
 	}
 	parsed, raw, creds, list, org := replayFixture(t, conf, logPath, n)
 	gw, err := startPlanGateway(context.Background(), PlanOptions{GatewayBin: sluiceBinary(t)}, parsed, raw, creds,
-		org.Addr(), filepath.Join(dir, "gw"), false, 1, nil)
+		[]string{org.Addr()}, filepath.Join(dir, "gw"), false, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -570,5 +572,88 @@ app_secrets = ["env:PLAN_TEST_UNSET"]
 	lr, _, _, _ := replayThroughGateway(t, config, b.String(), 10)
 	if lr.Errors != 0 || lr.Status["200"] != 5 || lr.Status["401"] != 5 {
 		t.Errorf("replay: errors %v, statuses %v; want 5 x 200, 5 x 401", lr.ErrorKinds, lr.Status)
+	}
+}
+
+// TestReplayOriginPerTarget: every backend target gets a replay origin of
+// its own (weights kept), so the gateway keeps one connection pool per
+// target as in production; behind one origin all backends shared one pool
+// of pool_size connections. Two requests at once on a backend of two
+// targets with pool_size 1: both are answered, none gets 503.
+func TestReplayOriginPerTarget(t *testing.T) {
+	const config = `
+[[backends]]
+name = "a"
+pool_size = 1
+targets = [{ url = "http://10.1.2.3:8080", weight = 1 }, { url = "http://10.1.2.4:8080", weight = 1 }]
+
+[[backends]]
+name = "b"
+targets = [{ url = "http://10.1.2.5:8080", weight = 7 }]
+
+[[groups]]
+name = "g"
+
+[[groups.apis]]
+name = "slow"
+path = "/slow"
+backend = "a"
+`
+	var b strings.Builder
+	for i := range 4 {
+		b.WriteString(logLineT(i, "slow", 200, 300_000))
+	}
+	dir := t.TempDir()
+	conf, logPath := filepath.Join(dir, "sluice.toml"), filepath.Join(dir, "access.log")
+	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(logPath, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	parsed, raw, creds, list, _ := replayFixture(t, conf, logPath, 4)
+	origins, err := startReplayOrigins(parsed.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []string{}
+	for _, o := range origins {
+		defer o.Close()
+		addrs = append(addrs, o.Addr())
+	}
+	if len(addrs) != 3 {
+		t.Fatalf("%d origins for 3 targets", len(addrs))
+	}
+	out, _, err := renderReplayConfig(parsed, raw, replayParams{Listen: "127.0.0.1:1", Admin: "127.0.0.1:2", Origins: addrs}, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tree map[string]any
+	if err := toml.Unmarshal(out, &tree); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, be := range tomlTables(tree, "backends") {
+		for _, tg := range tomlTables(be, "targets") {
+			got = append(got, fmt.Sprint(tg["url"], " ", tg["weight"]))
+		}
+	}
+	if want := []string{"http://" + addrs[0] + " 1", "http://" + addrs[1] + " 1", "http://" + addrs[2] + " 7"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("targets %v, want %v", got, want)
+	}
+
+	gw, err := startPlanGateway(context.Background(), PlanOptions{GatewayBin: sluiceBinary(t)}, parsed, raw, creds,
+		addrs, filepath.Join(dir, "gw"), false, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.proc.Stop()
+	lr, err := RunLoad(context.Background(), LoadConfig{Addr: gw.listen, Mode: ClosedLoop, Connections: 2,
+		Duration: 20 * time.Second, MaxRequests: 4, Requests: list.Specs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lr.Errors != 0 || lr.Status["200"] != 4 {
+		t.Errorf("two at once on two targets of pool_size 1: errors %v, statuses %v", lr.ErrorKinds, lr.Status)
 	}
 }
