@@ -226,8 +226,12 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 	creds := newReplayCreds(parsed.Config)
 	// Render once up front: a mistake in the config (unknown key, bad
 	// value) is reported at its line before the log is read.
+	placeholders := make([]string, replayOriginCount(parsed.Config))
+	for i := range placeholders {
+		placeholders[i] = "127.0.0.1:" + strconv.Itoa(3+i)
+	}
 	if _, _, err := renderReplayConfig(parsed, raw, replayParams{Listen: "127.0.0.1:1", Admin: "127.0.0.1:2",
-		Origins: []string{"127.0.0.1:3"}, LogPath: filepath.Join(os.TempDir(), "sluice-plan-check.log")}, creds); err != nil {
+		Origins: placeholders, LogPath: filepath.Join(os.TempDir(), "sluice-plan-check.log")}, creds); err != nil {
 		return nil, err
 	}
 	mix, err := DeriveMix(opt.Replay, func(r *LogRecord) error {
@@ -475,11 +479,7 @@ const maxReplayOrigins = 32
 // backend latency would run out of connections far below the gateway's
 // capacity.
 func startReplayOrigins(cfg *policy.Config) ([]*origin.Server, error) {
-	n := 0
-	for _, b := range cfg.Backends {
-		n += len(b.Targets)
-	}
-	n = min(max(n, 1), maxReplayOrigins)
+	n := replayOriginCount(cfg)
 	out := make([]*origin.Server, 0, n)
 	for range n {
 		o, err := origin.StartReplay("127.0.0.1:0")
@@ -492,6 +492,15 @@ func startReplayOrigins(cfg *policy.Config) ([]*origin.Server, error) {
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// replayOriginCount is how many replay origins a plan of cfg starts.
+func replayOriginCount(cfg *policy.Config) int {
+	n := 0
+	for _, b := range cfg.Backends {
+		n += len(b.Targets)
+	}
+	return min(max(n, 1), maxReplayOrigins)
 }
 
 // planGateway is one started gateway of a plan.

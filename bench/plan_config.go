@@ -196,14 +196,16 @@ func renderReplayConfig(parsed *policy.Parsed, raw []byte, p replayParams, creds
 			b["targets"] = out
 			delete(b, "tls")
 		}
-		// A composite's calls carry the client's headers, so each is
-		// answered as the whole request was logged (a JSON object of the
-		// logged size, after the logged backend time).
+		// A composite's calls carry the client's headers, so each gets the
+		// request's answer header (buildReplay divides its size).
 		if calls, _ := b["compose"].([]any); len(calls) > 0 {
 			name, _ := b["name"].(string)
 			note("composite backend %q: each of its %d calls is answered after the request's logged backend time with 1/%d of its logged answer size (a JSON object); a call templated on an earlier call's field ({call.NAME.FIELD}) finds none and fails",
 				name, len(calls), len(calls))
 		}
+	}
+	if next > len(p.Origins) {
+		note("the config has %d backend targets and the replay %d origins: targets share origins (and the gateway's connection pools) in turn", next, len(p.Origins))
 	}
 
 	// Groups and APIs: TLS settings go with the TLS listeners, JWT
