@@ -11,6 +11,7 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
+	"github.com/sluicegw/sluice/policy/jsonscan"
 )
 
 // This file reads Sluice's JSON access log (proxy/accesslog/encode.go writes
@@ -119,6 +120,9 @@ func ParseLogLine(line []byte, rec *LogRecord) error {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return errors.New("data after the JSON object")
 	}
+	if k := duplicateLogKey(line); k != "" {
+		return fmt.Errorf("key %q twice", k)
+	}
 	switch {
 	case w.Time == nil:
 		return errors.New(`missing "time"`)
@@ -170,6 +174,39 @@ func ParseLogLine(line []byte, rec *LogRecord) error {
 		Cache: w.Cache, Throttle: w.Throttle, Auth: w.Auth, UserAgent: w.UserAgent,
 	}
 	return nil
+}
+
+// logKeys are the keys of a record, as logLine names them.
+var logKeys = [...]string{"time", "request_id", "trace_id", "client_ip", "method", "host", "path", "status",
+	"error_code", "bytes_in", "bytes_out", "group", "stage", "api", "consumer", "upstream", "attempts",
+	"latency_us", "gateway_us", "backend_us", "cache", "throttle", "auth", "user_agent"}
+
+// duplicateLogKey returns a key that line, a JSON object the decoder took,
+// has more than once, or "". The decoder keeps the last of duplicates
+// silently; the encoder writes each key once, so a line with two "status"
+// is two records run together or an edited line, and which of its values
+// is the truth cannot be known.
+func duplicateLogKey(line []byte) string {
+	var it jsonscan.ObjectIter
+	if it.Start(line, jsonscan.Rules{}) != nil {
+		return ""
+	}
+	var seen uint32
+	for {
+		m, ok, err := it.Next()
+		if !ok || err != nil {
+			return ""
+		}
+		for i, k := range logKeys {
+			if jsonscan.EqualUnescaped(m.Key, m.KeyEsc, k) {
+				if seen&(1<<i) != 0 {
+					return k
+				}
+				seen |= 1 << i
+				break
+			}
+		}
+	}
 }
 
 // isToken reports whether s is an HTTP method token.

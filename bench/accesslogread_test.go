@@ -50,6 +50,10 @@ func TestParseLogLine(t *testing.T) {
 		{strings.Replace(goodLine, `"auth":"ok"`, `"auth":"maybe"`, 1), "unknown"},
 		{strings.Replace(goodLine, `"api":"users"`, `"api":""`, 1), "without"},
 		{goodLine + ` {}`, "data after"},
+		// The decoder keeps the last of duplicate keys; a record has each once.
+		{strings.Replace(goodLine, `"status":200`, `"status":200,"status":500`, 1), `key "status" twice`},
+		{strings.Replace(goodLine, `"host":`, `"path":"/other","host":`, 1), `key "path" twice`},
+		{strings.Replace(goodLine, `"api":"users"`, `"api":"users","\u0061pi":"x"`, 1), `key "api" twice`},
 		{"   ", "empty line"},
 	} {
 		if err := ParseLogLine([]byte(c.line), &r); err == nil || !strings.Contains(err.Error(), c.err) {

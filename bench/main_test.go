@@ -21,7 +21,9 @@ func TestMain(m *testing.M) {
 	case "burn":
 		os.Exit(burnChild(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeSluiceBinary()
+	os.Exit(code)
 }
 
 // burnChild spins until it has used the CPU time in args[0], then sleeps so

@@ -17,6 +17,7 @@ import (
 	json "github.com/goccy/go-json"
 	"github.com/sluicegw/sluice/bench/origin"
 	"github.com/sluicegw/sluice/policy"
+	"github.com/valyala/fasthttp"
 )
 
 // PlanOptions are the inputs of `sluice-bench plan`: a capacity plan for the
@@ -215,11 +216,8 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 		return nil, err
 	}
 	res := &PlanResult{Options: opt, Started: time.Now(), Statuses: map[string]int{}}
-	logf := func(format string, a ...any) {
-		if opt.Log != nil {
-			fmt.Fprintf(opt.Log, format, a...)
-		}
-	}
+	var prog *progress // set once the number of steps is known
+	logf := func(format string, a ...any) { prog.logf(opt.Log, format, a...) }
 
 	parsed, raw, err := loadOperatorConfig(opt.Config)
 	if err != nil {
@@ -228,8 +226,12 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 	creds := newReplayCreds(parsed.Config)
 	// Render once up front: a mistake in the config (unknown key, bad
 	// value) is reported at its line before the log is read.
+	placeholders := make([]string, replayOriginCount(parsed.Config))
+	for i := range placeholders {
+		placeholders[i] = "127.0.0.1:" + strconv.Itoa(3+i)
+	}
 	if _, _, err := renderReplayConfig(parsed, raw, replayParams{Listen: "127.0.0.1:1", Admin: "127.0.0.1:2",
-		Origin: "127.0.0.1:3", LogPath: filepath.Join(os.TempDir(), "sluice-plan-check.log")}, creds); err != nil {
+		Origins: placeholders, LogPath: filepath.Join(os.TempDir(), "sluice-plan-check.log")}, creds); err != nil {
 		return nil, err
 	}
 	mix, err := DeriveMix(opt.Replay, func(r *LogRecord) error {
@@ -250,22 +252,41 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 		return nil, err
 	}
 	res.Mix = mix
+	if mix.Records == 0 {
+		return nil, fmt.Errorf("bench: %s has %d WebSocket tunnel records and no HTTP request: nothing to replay", opt.Replay, mix.Tunnels)
+	}
 	logf("plan: %d records of %s, %d APIs, %d kinds of request\n", mix.Records, opt.Replay, len(mix.APIs), len(mix.kinds))
 
 	list, err := buildReplay(mix, creds, opt.MixSize)
 	if err != nil {
 		return nil, err
 	}
+	if mix.Tunnels > 0 {
+		list.note("%d WebSocket tunnel records (status 101) are not replayed: the load generator opens no tunnels; the shares are of the %d HTTP requests",
+			mix.Tunnels, mix.Records)
+	}
+	if mix.Folded > 0 {
+		list.note("%d logged requests (%.2f%%) of consumers beyond the first %d kinds of request are replayed as an earlier consumer of the same API, stage, method, auth outcome and status",
+			mix.Folded, 100*float64(mix.Folded)/float64(mix.Records), maxMixKinds)
+	}
 	if list.Dropped > 0 {
 		list.note("%d logged requests (%.2f%%) belong to kinds too rare for one of the %d replayed requests and are not replayed",
 			list.Dropped, 100*float64(list.Dropped)/float64(mix.Records), opt.MixSize)
 	}
 
-	org, err := origin.StartReplay("127.0.0.1:0")
+	origins, err := startReplayOrigins(parsed.Config)
 	if err != nil {
 		return nil, err
 	}
-	defer org.Close()
+	defer func() {
+		for _, o := range origins {
+			o.Close()
+		}
+	}()
+	originAddrs := make([]string, len(origins))
+	for i, o := range origins {
+		originAddrs[i] = o.Addr()
+	}
 	work, err := os.MkdirTemp("", "sluice-plan-")
 	if err != nil {
 		return nil, err
@@ -285,7 +306,7 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 		maxCores = min(maxCores, opt.MaxCores)
 	}
 	counts := coreCounts(maxCores)
-	prog := newProgress(opt.Progress, 1+len(counts)*opt.Search.maxSteps())
+	prog = newProgress(opt.Progress, 1+len(counts)*opt.Search.maxSteps())
 
 	// The statuses a replay may answer without error: those the log has
 	// (the origin answers with them), and 429: the replay runs the
@@ -300,15 +321,22 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 	// 1. Mix check: one pass over the list at a low rate, with an access
 	// log, so the replayed mix is read from what the gateway itself logged.
 	prog.step("mix check", 0)
-	if err := res.mixCheck(ctx, opt, parsed, raw, creds, list, org.Addr(), work); err != nil {
+	if err := res.mixCheck(ctx, opt, parsed, raw, creds, list, originAddrs, work); err != nil {
 		return nil, err
 	}
 	logf("plan: mix check: replayed mix within %.2f percentage points of the log's per API\n", res.MaxDiff)
+	var warnings []string
+	for _, n := range res.Notes {
+		if strings.HasPrefix(n, "warning: ") {
+			warnings = append(warnings, n)
+			logf("plan: %s\n", n)
+		}
+	}
 
 	// 2. Capacity on 1 core and on all of them.
 	for _, n := range counts {
 		cpus := allowed[len(allowed)-n:]
-		run, err := res.capacityOn(ctx, opt, parsed, raw, creds, list, org.Addr(), work, cpus, allowed, okStatus, prog, logf)
+		run, err := res.capacityOn(ctx, opt, parsed, raw, creds, list, originAddrs, work, cpus, allowed, okStatus, prog, logf)
 		if err != nil {
 			return nil, err
 		}
@@ -368,8 +396,12 @@ func PlanCapacityFromLog(ctx context.Context, opt PlanOptions) (*PlanResult, err
 		if err := res.writeJSON(); err != nil {
 			return res, err
 		}
-		return res, fmt.Errorf("bench: no load step met the SLO (%s), not even at the lowest rate tried: no plan (the steps are in %s and %s)",
-			opt.SLO, res.JSON, strings.Join(res.Charts, ", "))
+		why := ""
+		if len(warnings) > 0 {
+			why = "; " + strings.Join(warnings, "; ")
+		}
+		return res, fmt.Errorf("bench: no load step met the SLO (%s), not even at the lowest rate tried: no plan (the steps are in %s and %s)%s",
+			opt.SLO, res.JSON, strings.Join(res.Charts, ", "), why)
 	}
 	if res.Plan, err = PlanCores(perCore, opt.Peak, opt.Headroom, opt.CoresPerNode); err != nil {
 		return res, err
@@ -436,6 +468,41 @@ func (o *PlanOptions) normalize() error {
 	return nil
 }
 
+// maxReplayOrigins bounds the replay origins a plan starts.
+const maxReplayOrigins = 32
+
+// startReplayOrigins starts one replay origin per backend target of cfg
+// (at most maxReplayOrigins, at least one), each on its own loopback port.
+// The gateway keys its upstream pools by target address: behind a single
+// origin, every backend and target would share one pool of pool_size
+// connections, where production has one per target, and a replay with
+// backend latency would run out of connections far below the gateway's
+// capacity.
+func startReplayOrigins(cfg *policy.Config) ([]*origin.Server, error) {
+	n := replayOriginCount(cfg)
+	out := make([]*origin.Server, 0, n)
+	for range n {
+		o, err := origin.StartReplay("127.0.0.1:0")
+		if err != nil {
+			for _, o := range out {
+				o.Close()
+			}
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// replayOriginCount is how many replay origins a plan of cfg starts.
+func replayOriginCount(cfg *policy.Config) int {
+	n := 0
+	for _, b := range cfg.Backends {
+		n += len(b.Targets)
+	}
+	return min(max(n, 1), maxReplayOrigins)
+}
+
 // planGateway is one started gateway of a plan.
 type planGateway struct {
 	proc   *Proc
@@ -446,7 +513,7 @@ type planGateway struct {
 // startPlanGateway renders the replay config and starts the gateway with
 // GOMAXPROCS = procs, pinned to the CPUs pin (nil: not pinned).
 func startPlanGateway(ctx context.Context, opt PlanOptions, parsed *policy.Parsed, raw []byte, creds *replayCreds,
-	originAddr, dir string, forceLog bool, procs int, pin []int) (*planGateway, error) {
+	origins []string, dir string, forceLog bool, procs int, pin []int) (*planGateway, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -459,7 +526,7 @@ func startPlanGateway(ctx context.Context, opt PlanOptions, parsed *policy.Parse
 		return nil, err
 	}
 	logPath := filepath.Join(dir, "access.log")
-	conf, _, err := renderReplayConfig(parsed, raw, replayParams{Listen: listen, Admin: admin, Origin: originAddr,
+	conf, _, err := renderReplayConfig(parsed, raw, replayParams{Listen: listen, Admin: admin, Origins: origins,
 		LogPath: logPath, ForceLog: forceLog}, creds)
 	if err != nil {
 		return nil, err
@@ -501,19 +568,23 @@ func cpuList(cpus []int) string {
 // mixCheck replays the list once at a low rate through a gateway that logs,
 // and compares the per-API shares it logged with the log's.
 func (res *PlanResult) mixCheck(ctx context.Context, opt PlanOptions, parsed *policy.Parsed, raw []byte, creds *replayCreds,
-	list *replayList, originAddr, work string) error {
-	gw, err := startPlanGateway(ctx, opt, parsed, raw, creds, originAddr, filepath.Join(work, "mix-check"), true, 1, nil)
+	list *replayList, origins []string, work string) error {
+	gw, err := startPlanGateway(ctx, opt, parsed, raw, creds, origins, filepath.Join(work, "mix-check"), true, 1, nil)
 	if err != nil {
 		return err
 	}
 	defer gw.proc.Stop()
 	n := len(list.Specs)
 	rate := math.Max(opt.Search.StartRate, float64(n)/3)
-	lr, err := RunLoad(ctx, LoadConfig{
-		Addr: gw.listen, Mode: OpenLoop, Rate: rate, Requests: list.Specs, Sign: list.signer(),
-		MaxRequests: uint64(n), Duration: time.Duration(float64(n)/rate*float64(time.Second)) + 2*time.Second,
-		Timeout: 5 * time.Second, Connections: 256,
-	})
+	cfg := list.load(gw.listen, rate, opt.SLO.P99, 0)
+	// The check counts answers, not latency: a loaded machine's slow
+	// answer must not fall out of the shares.
+	cfg.Timeout = max(cfg.Timeout, 5*time.Second)
+	cfg.MaxRequests = uint64(n)
+	// The last request is sent after n/rate and may wait the slowest
+	// logged backend answer before it is counted.
+	cfg.Duration = time.Duration(float64(n)/rate*float64(time.Second)) + cfg.Timeout
+	lr, err := RunLoad(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -528,8 +599,14 @@ func (res *PlanResult) mixCheck(ctx context.Context, opt PlanOptions, parsed *po
 		return fmt.Errorf("bench: mix check: the replay's access log: %w", err)
 	}
 	replayed := map[APIRef]int{}
+	statuses := map[APIRef]map[int]int{}
 	total, err := ReadAccessLogFile(res.MixLog, func(_ int, r *LogRecord) error {
-		replayed[APIRef{Group: r.Group, API: r.API}]++
+		ref := APIRef{Group: r.Group, API: r.API}
+		replayed[ref]++
+		if statuses[ref] == nil {
+			statuses[ref] = map[int]int{}
+		}
+		statuses[ref][r.Status]++
 		res.Statuses[strconv.Itoa(r.Status)]++
 		return nil
 	})
@@ -537,7 +614,69 @@ func (res *PlanResult) mixCheck(ctx context.Context, opt PlanOptions, parsed *po
 		return fmt.Errorf("bench: mix check: %w", err)
 	}
 	res.MixCheck, res.MaxDiff = compareMix(res.Mix.APIShares(), replayed, total)
+	res.Notes = append(res.Notes, unreplayedStatuses(res.Mix, statuses)...)
 	return nil
+}
+
+// unreplayedStatuses names the APIs whose replayed requests, in the mix
+// check, got statuses the log never has for that API (other than 429,
+// which the replay's rate explains) for over 2% of them: the replay does
+// not reproduce those requests (a required body parameter, a form body, a
+// composite call needing a field), and every load step counts them as
+// errors. Said up front, a plan that finds no step meeting the SLO says
+// why.
+func unreplayedStatuses(mix *TrafficMix, replayed map[APIRef]map[int]int) []string {
+	var notes []string
+	for _, a := range mix.APIs {
+		logged := map[int]bool{fasthttp.StatusTooManyRequests: true}
+		for _, s := range a.Statuses {
+			c, _ := strconv.Atoi(s.Name)
+			logged[c] = true
+		}
+		got := replayed[a.Ref]
+		n, odd := 0, 0
+		var codes []int
+		for code, c := range got {
+			n += c
+			if !logged[code] {
+				odd += c
+				codes = append(codes, code)
+			}
+		}
+		if n == 0 || float64(odd) <= 0.02*float64(n) {
+			continue
+		}
+		sort.Ints(codes)
+		var parts []string
+		for _, c := range codes {
+			parts = append(parts, fmt.Sprintf("%d x%d", c, got[c]))
+		}
+		notes = append(notes, fmt.Sprintf("warning: API %s answered %.0f%% of its replayed requests with statuses its log does not have (%s; logged: %s): the replay does not reproduce these requests (a required body parameter, a form body, a composite call needing a field?) and every load step counts them as errors",
+			a.Ref, 100*float64(odd)/float64(n), strings.Join(parts, ", "), topShares(a.Statuses, 4, "-")))
+	}
+	return notes
+}
+
+// Bounds of a replay step's connections; see replayList.load.
+const (
+	minReplayConns = 256
+	maxReplayConns = 4096
+)
+
+// load is the open-loop LoadConfig of a replay of the list at rate. The
+// origin holds each answer for its logged backend time, so the requests in
+// flight grow with it: rate x (slowest logged backend answer + SLO), twice
+// over, within the generator's limits (conns > 0 overrides). A request's
+// timeout outlasts the slowest logged answer: a rare slow API (a report
+// taking 3 s) cut off by a shorter timeout would count as errors on every
+// step and leave no plan, although production answered it.
+func (rl *replayList) load(addr string, rate float64, slo time.Duration, conns int) LoadConfig {
+	if conns <= 0 {
+		conns = int(math.Ceil(rate * (rl.MaxDelay + slo).Seconds() * 2))
+		conns = min(max(conns, minReplayConns), maxReplayConns)
+	}
+	return LoadConfig{Addr: addr, Mode: OpenLoop, Rate: rate, Requests: rl.Specs, Sign: rl.signer(),
+		Connections: conns, Timeout: max(2*time.Second, rl.MaxDelay+slo+time.Second)}
 }
 
 // compareMix lines up the log's per-API shares with the replay's counts.
@@ -579,7 +718,7 @@ func copyFile(from, to string) error {
 
 // capacityOn searches the sustainable rate with the gateway on cpus.
 func (res *PlanResult) capacityOn(ctx context.Context, opt PlanOptions, parsed *policy.Parsed, raw []byte, creds *replayCreds,
-	list *replayList, originAddr, work string, cpus, allowed []int, okStatus map[int]bool, prog *progress,
+	list *replayList, origins []string, work string, cpus, allowed []int, okStatus map[int]bool, prog *progress,
 	logf func(string, ...any)) (PlanCoreRun, error) {
 	n := len(cpus)
 	run := PlanCoreRun{Cores: n, CPUs: cpus, Shared: n == len(allowed)}
@@ -591,7 +730,7 @@ func (res *PlanResult) capacityOn(ctx context.Context, opt PlanOptions, parsed *
 	if !run.Shared {
 		pin = cpus
 	}
-	gw, err := startPlanGateway(ctx, opt, parsed, raw, creds, originAddr,
+	gw, err := startPlanGateway(ctx, opt, parsed, raw, creds, origins,
 		filepath.Join(work, "cores-"+strconv.Itoa(n)), false, n, pin)
 	if err != nil {
 		return run, err
@@ -603,25 +742,14 @@ func (res *PlanResult) capacityOn(ctx context.Context, opt PlanOptions, parsed *
 			defer PinSelf(allowed)
 		}
 	}
-	// The replay's answers wait for the logged backend latency, so the
-	// requests in flight grow with it: rate x (backend p99 + SLO), twice
-	// over, within the generator's limits.
-	var backendP99 time.Duration
-	for _, a := range res.Mix.APIs {
-		backendP99 = max(backendP99, time.Duration(a.BackendUS.P99)*time.Microsecond)
-	}
 	signer := list.signer()
 	waits := map[float64]float64{} // rate -> run-queue wait of the kept measurement
 	measure := func(ctx context.Context, rate float64) (CapacityPoint, error) {
 		if !gw.proc.Alive() {
 			return CapacityPoint{}, fmt.Errorf("the gateway exited: %s", gw.proc.StderrTail(400))
 		}
-		conns := int(math.Ceil(rate * (backendP99 + opt.SLO.P99).Seconds() * 2))
-		cfg := LoadConfig{Addr: gw.listen, Mode: OpenLoop, Rate: rate, Requests: list.Specs, Sign: signer,
-			Connections: min(max(conns, 256), 4096), Timeout: 2 * time.Second}
-		if opt.Search.Connections > 0 {
-			cfg.Connections = opt.Search.Connections
-		}
+		cfg := list.load(gw.listen, rate, opt.SLO.P99, opt.Search.Connections)
+		cfg.Sign = signer
 		if opt.Search.StepWarmup > 0 {
 			w := cfg
 			w.Duration = opt.Search.StepWarmup

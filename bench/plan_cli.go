@@ -30,7 +30,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	retries := fs.Int("retries", 1, "measure a step that missed the SLO again this often, keeping the better (noisy machines)")
 	maxCores := fs.Int("max-cores", 0, "most cores the scaling run gives the gateway (0: all available)")
 	mixSize := fs.Int("mix-size", 1000, "length of the replayed request list (shares are rounded to 1/N)")
-	conns := fs.Int("connections", 0, "most requests in flight (0: from the rate and the logged backend latency)")
+	conns := fs.Int("connections", 0, "most requests in flight (0: from the rate and the slowest logged backend time)")
 	maxTime := fs.Duration("max-time", 2*time.Hour, "abort after this long")
 	if err := parseFlags(fs, args); err != nil {
 		return err

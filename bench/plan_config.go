@@ -28,8 +28,10 @@ import (
 // replayParams are the values a replay config is rendered with.
 type replayParams struct {
 	Listen, Admin string
-	// Origin is the replay origin's "host:port".
-	Origin string
+	// Origins are the replay origins' "host:port": the backends' targets
+	// take them in turn, so each production target has its own address
+	// (and the gateway its own connection pool for it) while they last.
+	Origins []string
 	// LogPath is the access-log file. With ForceLog (the mix check) a file
 	// sink is added to a config that has no access log and sampling is
 	// off; otherwise the log is as configured, absent or sampled.
@@ -64,6 +66,10 @@ type replayCreds struct {
 	Auth map[string]*replayAuth
 	// APIs holds every API of the config ("group/api") with its stages.
 	APIs map[string][]string
+	// Calls is, per API on a composite backend ("group/api"), how many
+	// calls each of its requests makes; the replay answers each with that
+	// share of the logged answer size.
+	Calls map[string]int
 	// Notes are the config's parts a loopback replay cannot keep as they
 	// are, for the report.
 	Notes []string
@@ -173,12 +179,33 @@ func renderReplayConfig(parsed *policy.Parsed, raw []byte, p replayParams, creds
 		note("[state.redis] removed: limits, quotas and nonces are local in the replay (a fleet's Redis leases cost slightly more)")
 	}
 
-	// Backends: every pool answers from the replay origin.
+	// Backends: every target answers from a replay origin, weights kept,
+	// so balancing and per-target pools work as in production.
+	next := 0
 	for _, b := range tomlTables(tree, "backends") {
-		if _, ok := b["targets"]; ok {
-			b["targets"] = []any{map[string]any{"url": "http://" + p.Origin, "weight": int64(1)}}
+		if ts := tomlTables(b, "targets"); len(ts) > 0 {
+			out := make([]any, 0, len(ts))
+			for _, t := range ts {
+				nt := map[string]any{"url": "http://" + p.Origins[next%len(p.Origins)]}
+				if w, ok := t["weight"]; ok {
+					nt["weight"] = w
+				}
+				out = append(out, nt)
+				next++
+			}
+			b["targets"] = out
 			delete(b, "tls")
 		}
+		// A composite's calls carry the client's headers, so each gets the
+		// request's answer header (buildReplay divides its size).
+		if calls, _ := b["compose"].([]any); len(calls) > 0 {
+			name, _ := b["name"].(string)
+			note("composite backend %q: each of its %d calls is answered after the request's logged backend time with 1/%d of its logged answer size (a JSON object); a call templated on an earlier call's field ({call.NAME.FIELD}) finds none and fails",
+				name, len(calls), len(calls))
+		}
+	}
+	if next > len(p.Origins) {
+		note("the config has %d backend targets and the replay %d origins: targets share origins (and the gateway's connection pools) in turn", next, len(p.Origins))
 	}
 
 	// Groups and APIs: TLS settings go with the TLS listeners, JWT
@@ -286,7 +313,7 @@ func checkReplayConfig(parsed *policy.Parsed, out []byte) error {
 // records each API's authentication.
 func newReplayCreds(cfg *policy.Config) *replayCreds {
 	c := &replayCreds{APIKeys: map[string]string{}, Apps: map[string][2]string{},
-		JWTSecret: randHex(32), Auth: map[string]*replayAuth{}, APIs: map[string][]string{}}
+		JWTSecret: randHex(32), Auth: map[string]*replayAuth{}, APIs: map[string][]string{}, Calls: map[string]int{}}
 	c.fill(cfg)
 	return c
 }
@@ -302,10 +329,21 @@ func (c *replayCreds) fill(cfg *policy.Config) {
 			c.Apps[con.Name] = [2]string{con.Apps[0].AppKey, randHex(24)}
 		}
 	}
+	calls := map[string]int{}
+	for _, b := range cfg.Backends {
+		if len(b.Compose) > 0 {
+			calls[b.Name] = len(b.Compose)
+		}
+	}
 	for _, g := range cfg.Groups {
 		for _, a := range g.APIs {
 			key := g.Name + "/" + a.Name
 			c.APIs[key] = a.Stages
+			// A backend named through a stage variable is not resolved
+			// here: its answers are replayed whole.
+			if n := calls[a.Backend]; n > 0 {
+				c.Calls[key] = n
+			}
 			auth := a.Auth
 			if auth == nil {
 				auth = g.Auth
@@ -336,7 +374,14 @@ func (c *replayCreds) fill(cfg *policy.Config) {
 					case len(r.OneOf) > 0:
 						rj.Claims[r.Claim] = r.OneOf[0]
 					case len(r.Contains) > 0:
-						rj.Claims[r.Claim] = strings.Join(r.Contains, " ")
+						// Several rules may each want words of one claim
+						// ("scope" contains read, another rule write):
+						// the token carries all of them.
+						words := strings.Join(r.Contains, " ")
+						if prev, ok := rj.Claims[r.Claim].(string); ok && prev != "" {
+							words = prev + " " + words
+						}
+						rj.Claims[r.Claim] = words
 					}
 				}
 				ra.JWT = rj
@@ -369,6 +414,23 @@ func (c *replayCreds) token(ra *replayAuth, consumer string) (string, error) {
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
 	tok.Header["kid"] = replayJWTKid
 	return tok.SignedString([]byte(c.JWTSecret))
+}
+
+// anyApp returns consumer's app key, or else the first consumer's by name
+// (a failed signature names no consumer in the log).
+func (c *replayCreds) anyApp(consumer string) (string, bool) {
+	if a, ok := c.Apps[consumer]; ok {
+		return a[0], true
+	}
+	names := make([]string, 0, len(c.Apps))
+	for n := range c.Apps {
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		return "", false
+	}
+	sort.Strings(names)
+	return c.Apps[names[0]][0], true
 }
 
 // apiNames lists the config's APIs, for error messages.

@@ -126,11 +126,22 @@ type TrafficMix struct {
 	First   time.Time `json:"first"`
 	Last    time.Time `json:"last"`
 	// LoggedRate is Records over the log's time span (0 for a span under 1s).
-	LoggedRate float64    `json:"logged_rps"`
-	APIs       []APIMix   `json:"apis"`
-	Consumers  []Share    `json:"consumers"`
-	Statuses   []Share    `json:"statuses"`
-	kinds      []*mixKind // in order of first appearance
+	LoggedRate float64 `json:"logged_rps"`
+	// Tunnels counts WebSocket tunnel records (status 101, logged when the
+	// tunnel closes). They are not in Records or any share: the load
+	// generator opens no tunnels, and a tunnel's handshake replayed as a
+	// plain GET would be forwarded as one and answered 101 with a body,
+	// which no HTTP client reads as an answer.
+	Tunnels int `json:"websocket_tunnels"`
+	// Folded counts records replayed as another consumer's: once there are
+	// maxMixKinds kinds, a record of a new consumer joins the first kind of
+	// its API, stage, method, auth outcome and status. A replay list
+	// carries at most -mix-size consumers anyway; the API shares stay exact.
+	Folded    int        `json:"folded_records"`
+	APIs      []APIMix   `json:"apis"`
+	Consumers []Share    `json:"consumers"`
+	Statuses  []Share    `json:"statuses"`
+	kinds     []*mixKind // in order of first appearance
 }
 
 // Sample bounds: enough records per kind to replay its size and latency
@@ -146,6 +157,7 @@ const (
 type mixBuilder struct {
 	mix       TrafficMix
 	kinds     map[mixKindKey]*mixKind
+	byShape   map[mixKindKey]*mixKind // the first kind of each key without its consumer
 	apis      map[APIRef]*apiAcc
 	consumers map[string]int
 	statuses  map[string]int
@@ -164,7 +176,7 @@ type apiAcc struct {
 func newMixBuilder(source string) *mixBuilder {
 	return &mixBuilder{
 		mix:   TrafficMix{Source: source},
-		kinds: map[mixKindKey]*mixKind{}, apis: map[APIRef]*apiAcc{},
+		kinds: map[mixKindKey]*mixKind{}, byShape: map[mixKindKey]*mixKind{}, apis: map[APIRef]*apiAcc{},
 		consumers: map[string]int{}, statuses: map[string]int{},
 		// A fixed seed: the same log always gives the same plan.
 		rng: rand.New(rand.NewPCG(16, 5)),
@@ -180,17 +192,33 @@ func (b *mixBuilder) add(r *LogRecord) error {
 	if r.Time.After(m.Last) {
 		m.Last = r.Time
 	}
+	if r.Status == 101 {
+		m.Tunnels++
+		return nil
+	}
 	m.Records++
 	ref := APIRef{Group: r.Group, Stage: r.Stage, API: r.API}
 	key := mixKindKey{Ref: ref, Method: r.Method, Consumer: r.Consumer, Auth: r.Auth, Status: r.Status}
+	shape := key
+	shape.Consumer = ""
 	k := b.kinds[key]
-	if k == nil {
-		if len(b.kinds) >= maxMixKinds {
-			return fmt.Errorf("more than %d kinds of request (API, method, consumer, auth, status): too varied to replay", maxMixKinds)
-		}
+	switch {
+	case k != nil:
+	case len(b.kinds) < maxMixKinds:
 		k = &mixKind{key: key}
 		b.kinds[key] = k
 		m.kinds = append(m.kinds, k)
+		if b.byShape[shape] == nil {
+			b.byShape[shape] = k
+		}
+	default:
+		// Many consumers (an API-key SaaS has tens of thousands) must not
+		// make a log unplannable: the new consumer's record is replayed as
+		// an earlier consumer's of the same shape.
+		if k = b.byShape[shape]; k == nil {
+			return fmt.Errorf("more than %d kinds of request (API, stage, method, auth, status), even with consumers folded together: too varied to replay", maxMixKinds)
+		}
+		m.Folded++
 	}
 	k.count++
 	s := mixSample{

@@ -19,6 +19,8 @@ type progress struct {
 	tty      bool
 	start    time.Time
 	total, k int
+	// last is the line on the terminal now, drawn again after a log line.
+	last string
 }
 
 func newProgress(w io.Writer, total int) *progress {
@@ -53,15 +55,35 @@ func (p *progress) step(label string, rate float64) {
 	p.k = min(p.k+1, p.total)
 	l := p.line(label, rate, time.Since(p.start))
 	if p.tty {
+		p.last = l
 		fmt.Fprintf(p.w, "\r%s\x1b[K", l)
 		return
 	}
 	fmt.Fprintln(p.w, l)
 }
 
+// logf writes a log line to w (nil: nowhere). When w is the terminal the
+// progress line stands on, that line is cleared first and drawn again
+// below: the command logs to the same stderr, and without this each log
+// line would continue the progress line's text. p may be nil.
+func (p *progress) logf(w io.Writer, format string, a ...any) {
+	if w == nil {
+		return
+	}
+	// Interfaces holding different dynamic types compare unequal without
+	// panicking, and a terminal's w is an *os.File.
+	if p == nil || !p.tty || p.last == "" || w != p.w {
+		fmt.Fprintf(w, format, a...)
+		return
+	}
+	fmt.Fprintf(w, "\r\x1b[K"+format, a...)
+	fmt.Fprintf(w, "\r%s\x1b[K", p.last)
+}
+
 // done ends a terminal's progress line.
 func (p *progress) done() {
 	if p != nil && p.w != nil && p.tty {
+		p.last = ""
 		fmt.Fprintf(p.w, "\r%s\x1b[K\n", fmt.Sprintf("plan: done in %v", time.Since(p.start).Round(time.Second)))
 	}
 }
@@ -125,6 +147,11 @@ func (res *PlanResult) Summary() string {
 	fmt.Fprintf(&b, "replayed mix within %.2f percentage points of the log's, per API\n", res.MaxDiff)
 	if n := res.Contended(); n > 0 {
 		fmt.Fprintf(&b, "warning: %d missed step(s) look contended (the gateway waited for a CPU while less than half busy): other work on this machine set those p99s; the plan is pessimistic, re-run on a quiet machine\n", n)
+	}
+	for _, n := range res.Notes {
+		if strings.HasPrefix(n, "warning: ") {
+			fmt.Fprintln(&b, n)
+		}
 	}
 	fmt.Fprintf(&b, "report %s, chart %s\n", res.Report, strings.Join(res.Charts, ", "))
 	return b.String()
@@ -231,7 +258,7 @@ func (res *PlanResult) Markdown() string {
 	if o.Retries > 0 {
 		p("- A step that missed the SLO was measured again (up to %d times) and the better measurement kept, so a stall of another process on this machine does not end the search early; a real limit misses every time.\n", o.Retries)
 	}
-	p("- The config was replayed as written, except: listeners on free loopback ports, every backend pool answered by the replay origin with each logged request's status, answer size and backend latency, the access log into a temp file, and generated credentials (API keys, HMAC secrets, a JWT key) for the logged consumers, so authentication, limits and logging run as in production. Each request carries its logged client address in X-Forwarded-For (loopback is a trusted proxy), so IP rules and client-IP limits see the logged clients.\n")
+	p("- The config was replayed as written, except: listeners on free loopback ports, every backend target answered by a replay origin of its own (up to 32; weights kept) with each logged request's status, answer size and backend latency, the access log into a temp file, and generated credentials (API keys, HMAC secrets, a JWT key) for the logged consumers, so authentication, limits and logging run as in production. Each request carries its logged client address in X-Forwarded-For (loopback is a trusted proxy), so IP rules and client-IP limits see the logged clients.\n")
 	p("- Each kind of request (API, stage, method, consumer, auth outcome, status) appears in the replay list in proportion to its share of the log, interleaved evenly; sizes, paths and latencies come from records sampled evenly within the kind.\n")
 	p("- Rate limits run at many times the logged rate with only the logged consumers, so more requests may be limited than in production; 429 answers cost the gateway less than proxied ones.\n")
 	p("- Answer sizes are the logged ones after any compression or transform: a compressing API is replayed with an origin answer of the compressed size.\n")

@@ -20,9 +20,19 @@ import (
 
 var (
 	sluiceBuildOnce sync.Once
+	sluiceBuildDir  string
 	sluiceBuilt     string
 	sluiceBuildErr  error
 )
+
+// removeSluiceBinary removes what sluiceBinary built; TestMain calls it
+// after the tests (a 20+ MiB binary per test run otherwise stays in the
+// temp dir forever).
+func removeSluiceBinary() {
+	if sluiceBuildDir != "" {
+		_ = os.RemoveAll(sluiceBuildDir)
+	}
+}
 
 // sluiceBinary builds cmd/sluice into a temp dir once per test binary.
 func sluiceBinary(t *testing.T) string {
@@ -33,6 +43,7 @@ func sluiceBinary(t *testing.T) string {
 			sluiceBuildErr = err
 			return
 		}
+		sluiceBuildDir = dir
 		sluiceBuilt = filepath.Join(dir, "sluice")
 		gobin, err := exec.LookPath("go")
 		if err != nil {
@@ -201,7 +212,7 @@ func TestPlanQuickstart(t *testing.T) {
 	// with -race beside other packages, one stall must not leave no plan.
 	res, err := PlanCapacityFromLog(context.Background(), PlanOptions{
 		Config: configPath, Replay: logPath, Peak: 50000, SLO: SLO{P99: 500 * time.Millisecond, MaxErrorRate: 0.01},
-		CoresPerNode: 16, Headroom: 0.7, OutDir: out, GatewayBin: sluiceBinary(t), MixSize: 400,
+		CoresPerNode: 16, Headroom: 0.7, OutDir: out, GatewayBin: sluiceBinary(t), MixSize: 400, Retries: 2,
 		Search:   CapacitySpec{StartRate: 100, Growth: 2, MaxRate: 400, StepDuration: 700 * time.Millisecond, BisectSteps: 0},
 		Progress: &progress,
 	})
@@ -334,6 +345,37 @@ func TestProgressLine(t *testing.T) {
 	}
 	if lines := strings.Split(strings.TrimSpace(b.String()), "\n"); len(lines) != 2 || strings.Contains(b.String(), "\r") {
 		t.Errorf("not a terminal: want one line per step, got %q", b.String())
+	}
+}
+
+// TestProgressTerminal: on a terminal the progress line is rewritten in
+// place, and a log line to the same terminal clears it first and draws it
+// again below, instead of continuing its text.
+func TestProgressTerminal(t *testing.T) {
+	var b strings.Builder
+	p := newProgress(&b, 4)
+	p.tty = true // as newProgress sets it for a character device
+	p.logf(&b, "before %d\n", 1)
+	p.step("1 core", 250)
+	line := strings.TrimPrefix(strings.TrimSuffix(b.String(), "\x1b[K"), "before 1\n\r")
+	if !strings.HasPrefix(line, "plan: step 1 of at most 4, 1 core, offering 250 rps") {
+		t.Fatalf("progress on a terminal: %q", b.String())
+	}
+	b.Reset()
+	p.logf(&b, "plan: %s\n", "figures")
+	if want := "\r\x1b[Kplan: figures\n\r" + line + "\x1b[K"; b.String() != want {
+		t.Errorf("log line on the progress terminal: %q, want %q", b.String(), want)
+	}
+	var other strings.Builder
+	p.logf(&other, "elsewhere\n")
+	if other.String() != "elsewhere\n" {
+		t.Errorf("log line to another writer: %q", other.String())
+	}
+	var nilp *progress
+	nilp.logf(&other, "x")
+	nilp.logf(nil, "x")
+	if other.String() != "elsewhere\nx" {
+		t.Errorf("nil progress: %q", other.String())
 	}
 }
 

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -31,7 +32,10 @@ type replayList struct {
 	// Dropped counts the log's records whose kind was too rare for one
 	// slot of the list.
 	Dropped int
-	Notes   []string
+	// MaxDelay is the longest backend time an answer of the list waits at
+	// the origin (its logged backend_us, at most the origin's 30 s cap).
+	MaxDelay time.Duration
+	Notes    []string
 }
 
 // buildReplay lays out n requests (see TrafficMix.replaySlots) with
@@ -50,10 +54,7 @@ func buildReplay(m *TrafficMix, creds *replayCreds, n int) (*replayList, error) 
 		rl.note("request bodies over %d bytes are replayed at %d bytes", maxReplayBody, maxReplayBody)
 		maxIn = maxReplayBody
 	}
-	body := make([]byte, maxIn)
-	for i := range body {
-		body[i] = 'a' + byte(i%26)
-	}
+	bodies := replayBodies{bySize: map[int64][]byte{}, max: maxIn}
 	tokens := map[string]string{}
 	for _, s := range slots {
 		k, smp := s.kind, s.sample
@@ -78,13 +79,20 @@ func buildReplay(m *TrafficMix, creds *replayCreds, n int) (*replayList, error) 
 		}
 		delay := time.Duration(0)
 		if smp.ReachedBackend {
-			delay = time.Duration(smp.BackendUS) * time.Microsecond
+			delay = min(time.Duration(smp.BackendUS)*time.Microsecond, origin.MaxReplayDelay)
+		}
+		rl.MaxDelay = max(rl.MaxDelay, delay)
+		// The calls of a composite backend carry this header each; their
+		// merged answer was the logged one.
+		size := min(smp.BytesOut, 1<<40)
+		if n := creds.Calls[k.key.Ref.Group+"/"+k.key.Ref.API]; n > 1 {
+			size = max(size/int64(n), 2)
 		}
 		spec.Headers = append(spec.Headers, Header{Name: origin.HeaderAnswer,
-			Value: string(origin.AppendAnswer(nil, smp.Status, int(min(smp.BytesOut, 1<<40)), delay))})
+			Value: string(origin.AppendAnswer(nil, smp.Status, int(size), delay))})
 		if smp.BytesIn > 0 {
-			spec.Body = body[:min(smp.BytesIn, maxReplayBody)]
-			spec.Headers = append(spec.Headers, Header{Name: "Content-Type", Value: "application/octet-stream"})
+			spec.Body = bodies.get(min(smp.BytesIn, maxReplayBody))
+			spec.Headers = append(spec.Headers, Header{Name: "Content-Type", Value: "application/json"})
 		}
 		var app *[2]string
 		if k.key.Ref.API != "" {
@@ -104,6 +112,52 @@ func buildReplay(m *TrafficMix, creds *replayCreds, n int) (*replayList, error) 
 		rl.Statuses = append(rl.Statuses, smp.Status)
 	}
 	return rl, nil
+}
+
+// replayBodyBudget bounds the memory of the bodies built one per size.
+const replayBodyBudget = 32 << 20
+
+// replayBodies hands out request bodies that are JSON objects of exactly
+// the logged size: an API with JSON body parameters refuses a body that is
+// not a JSON object (400), and JSON body transforms only run on JSON, so
+// filler bytes turned production's 200s into errors on every step. Each
+// size gets {"r":"abc..."} until replayBodyBudget is spent; later sizes are
+// cut from one shared buffer, whitespace then {"r":""}, which is a JSON
+// object of any length from its end (JSON allows leading whitespace).
+type replayBodies struct {
+	bySize map[int64][]byte
+	used   int64
+	max    int64  // the largest body asked for
+	pad    []byte // the shared buffer, built on first use
+}
+
+func (rb *replayBodies) get(n int64) []byte {
+	const head, tail = `{"r":"`, `"}`
+	switch {
+	case n < 2:
+		return []byte(" ")[:n]
+	case n < int64(len(head)+len(tail)):
+		return append([]byte("{}"), bytes.Repeat([]byte{' '}, int(n-2))...)
+	}
+	if b, ok := rb.bySize[n]; ok {
+		return b
+	}
+	if rb.used+n <= replayBodyBudget {
+		b := make([]byte, 0, n)
+		b = append(b, head...)
+		for i := int64(0); i < n-int64(len(head)+len(tail)); i++ {
+			b = append(b, 'a'+byte(i%26))
+		}
+		b = append(b, tail...)
+		rb.bySize[n] = b
+		rb.used += n
+		return b
+	}
+	if rb.pad == nil {
+		const obj = `{"r":""}`
+		rb.pad = append(bytes.Repeat([]byte{' '}, int(max(rb.max, n)-int64(len(obj)))), obj...)
+	}
+	return rb.pad[int64(len(rb.pad))-n:]
 }
 
 func (rl *replayList) note(format string, a ...any) {
@@ -131,6 +185,13 @@ func (rl *replayList) credentials(creds *replayCreds, ra *replayAuth, apiKey, co
 				return []Header{{Name: ra.KeyHeader, Value: "plan-wrong-key"}}, nil, nil
 			case "jwt":
 				return []Header{{Name: "Authorization", Value: "Bearer plan.wrong.token"}}, nil, nil
+			case "hmac":
+				// A known app key with a wrong secret: the gateway computes
+				// the signature before refusing it, as for a client whose
+				// secret is stale; no credential at all costs far less.
+				if app, ok := creds.anyApp(consumer); ok {
+					return nil, &[2]string{app, "plan-wrong-secret"}, nil
+				}
 			}
 		}
 		return nil, nil, nil

@@ -42,6 +42,15 @@ type Server struct {
 
 // Start listens on addr (loopback only; "127.0.0.1:0" picks a free port) and serves until Close.
 func Start(addr string) (*Server, error) {
+	ln, err := listenLoopback(addr)
+	if err != nil {
+		return nil, err
+	}
+	return Serve(ln), nil
+}
+
+// listenLoopback listens on addr, refusing any address but loopback.
+func listenLoopback(addr string) (net.Listener, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
@@ -49,18 +58,17 @@ func Start(addr string) (*Server, error) {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return nil, errors.New("origin: refusing to listen on non-loopback address " + addr)
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	return Serve(ln), nil
+	return net.Listen("tcp", addr)
 }
 
 // Serve runs an origin on an existing listener (tests use in-memory listeners).
-func Serve(ln net.Listener) *Server {
+func Serve(ln net.Listener) *Server { return serve(ln, (*Server).handle) }
+
+// serve runs an origin answering with handler (the plain or the replay one).
+func serve(ln net.Listener, handler func(*Server, *fasthttp.RequestCtx)) *Server {
 	s := &Server{ln: ln, done: make(chan struct{})}
 	s.srv = &fasthttp.Server{
-		Handler:                       s.handle,
+		Handler:                       func(ctx *fasthttp.RequestCtx) { handler(s, ctx) },
 		Name:                          "sluice-origin",
 		NoDefaultDate:                 true,
 		NoDefaultContentType:          true,

@@ -24,39 +24,15 @@ const HeaderAnswer = "X-Sluice-Replay-Answer"
 // is answered as it says, any other request as by the plain origin (health
 // checks, /echo, ?size=...).
 func StartReplay(addr string) (*Server, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, errors.New("origin: refusing to listen on non-loopback address " + addr)
-	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenLoopback(addr)
 	if err != nil {
 		return nil, err
 	}
 	return ServeReplay(ln), nil
 }
 
-// ServeReplay is Serve for a replay origin. Its server is tuned as Serve's.
-func ServeReplay(ln net.Listener) *Server {
-	s := &Server{ln: ln, done: make(chan struct{})}
-	s.srv = &fasthttp.Server{
-		Handler:              s.handleReplay,
-		Name:                 "sluice-origin",
-		NoDefaultDate:        true,
-		NoDefaultContentType: true,
-		StreamRequestBody:    true,
-		MaxRequestBodySize:   1 << 20,
-		ReadBufferSize:       16 << 10,
-		IdleTimeout:          90 * time.Second,
-	}
-	go func() {
-		_ = s.srv.Serve(ln)
-		close(s.done)
-	}()
-	return s
-}
+// ServeReplay is Serve for a replay origin, with the same server options.
+func ServeReplay(ln net.Listener) *Server { return serve(ln, (*Server).handleReplay) }
 
 func (s *Server) handleReplay(ctx *fasthttp.RequestCtx) {
 	v := ctx.Request.Header.Peek(HeaderAnswer)
@@ -73,6 +49,10 @@ func (s *Server) handleReplay(ctx *fasthttp.RequestCtx) {
 	}
 	answerReplay(ctx, status, size, delay)
 }
+
+// MaxReplayDelay is the longest delay an answer header gets: the
+// gateway's longest API timeout, so no logged backend time is cut short.
+const MaxReplayDelay = maxDelay
 
 var errAnswer = errors.New("origin: answer header wants STATUS SIZE DELAY_US")
 
@@ -118,10 +98,58 @@ func answerReplay(ctx *fasthttp.RequestCtx, status, size int, delay time.Duratio
 		_, _ = io.Copy(io.Discard, st) // read an upload whole, as a backend would
 	}
 	ctx.SetStatusCode(status)
-	ctx.Response.Header.SetContentType("application/octet-stream")
-	if size <= len(filler) {
-		ctx.Response.SetBodyRaw(filler[:size])
+	if size == 0 {
 		return
 	}
-	ctx.Response.SetBodyStream(&fillReader{left: int64(size)}, size)
+	// The answer is JSON of exactly size bytes: APIs mostly answer JSON,
+	// and a composite backend merges its calls' answers as JSON objects,
+	// so filler bytes would fail every composite call with 502 where
+	// production answered.
+	ctx.Response.Header.SetContentType("application/json")
+	switch {
+	case size < len(jsonHead)+len(jsonTail):
+		ctx.Response.SetBodyRaw(jsonShort[size])
+	case size <= len(filler):
+		// Appended into the response's reused buffer: no allocation.
+		ctx.Response.AppendBody(jsonHead)
+		ctx.Response.AppendBody(filler[:size-len(jsonHead)-len(jsonTail)])
+		ctx.Response.AppendBody(jsonTail)
+	default:
+		ctx.Response.SetBodyStream(&jsonFill{n: int64(size)}, size)
+	}
+}
+
+// A replay answer of n bytes is {"r":"abc..."}, or for n < 8 the shortest
+// JSON of n bytes: "0", then "{}" padded with spaces.
+var (
+	jsonHead  = []byte(`{"r":"`)
+	jsonTail  = []byte(`"}`)
+	jsonShort = [...][]byte{nil, []byte("0"), []byte("{}"), []byte("{} "), []byte("{}  "), []byte("{}   "),
+		[]byte("{}    "), []byte("{}     ")}
+)
+
+// jsonFill produces an n-byte JSON answer (n >= 8) without holding it in
+// memory: jsonHead, filler bytes (JSON-safe letters), jsonTail.
+type jsonFill struct{ off, n int64 }
+
+func (r *jsonFill) Read(p []byte) (int, error) {
+	k := 0
+	for k < len(p) && r.off < r.n {
+		var src []byte
+		switch tail := r.n - int64(len(jsonTail)); {
+		case r.off < int64(len(jsonHead)):
+			src = jsonHead[r.off:]
+		case r.off >= tail:
+			src = jsonTail[r.off-tail:]
+		default:
+			src = filler[:min(int64(len(filler)), tail-r.off)]
+		}
+		c := copy(p[k:], src)
+		k += c
+		r.off += int64(c)
+	}
+	if k == 0 {
+		return 0, io.EOF
+	}
+	return k, nil
 }

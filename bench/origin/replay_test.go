@@ -1,6 +1,8 @@
 package origin
 
 import (
+	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +68,14 @@ func TestReplayAnswers(t *testing.T) {
 	if st, b, took := do("/echo?user=1", "201 70000 30000", make([]byte, 3<<20)); st != 201 || len(b) != 70000 || took < 30*time.Millisecond {
 		t.Errorf("steered: %d, %d bytes, %v", st, len(b), took)
 	}
+	// Every answer is JSON of exactly the asked size (a composite
+	// backend merges its calls' answers as JSON), streamed or not.
+	for _, n := range []int{1, 2, 7, 8, 9, 100, 64 << 10, 64<<10 + 1, 200003} {
+		st, b, _ := do("/x", "200 "+strconv.Itoa(n)+" 0", nil)
+		if st != 200 || len(b) != n || !json.Valid(b) || n >= 2 && b[0] != '{' {
+			t.Errorf("%d-byte answer: status %d, %d bytes, valid JSON %v: %.40q", n, st, len(b), json.Valid(b), b)
+		}
+	}
 	if st, b, _ := do("/x", "404 0 0", nil); st != 404 || len(b) != 0 {
 		t.Errorf("404: %d %d", st, len(b))
 	}
@@ -75,7 +85,7 @@ func TestReplayAnswers(t *testing.T) {
 	if st, b, _ := do("/echo", "", nil); st != 200 || !strings.Contains(string(b), `"uri":"/echo"`) {
 		t.Errorf("plain /echo: %d %s", st, b)
 	}
-	if o.Requests() != 4 {
+	if o.Requests() != 13 {
 		t.Errorf("requests %d", o.Requests())
 	}
 	if _, err := StartReplay("10.1.2.3:0"); err == nil {
