@@ -49,7 +49,9 @@ type upConn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	lastUsed time.Time
-	probe    connProbe // checks an idle connection before reuse; zero for test pipes
+	probe    connProbe    // checks an idle connection before reuse; zero for test pipes
+	ar       answerReader // br's source: sends a whole request inside the wait for its answer
+	ww       writeWatch   // bw's sink: tells whether a request went out while it was written
 }
 
 // Upstream buffer sizes (issue 16). The reader holds the answer's header
@@ -79,9 +81,9 @@ var (
 // attach gives c pooled buffers for one exchange.
 func (c *upConn) attach() {
 	c.br = upReaderPool.Get().(*bufio.Reader)
-	c.br.Reset(c.c)
+	c.br.Reset(&c.ar)
 	c.bw = upWriterPool.Get().(*bufio.Writer)
-	c.bw.Reset(c.c)
+	c.bw.Reset(&c.ww)
 }
 
 // detach returns c's buffers to their pools. Whatever the reader still
@@ -186,6 +188,8 @@ func (p *targetPool) acquire(now time.Time, fresh bool) (*upConn, bool, error) {
 	}
 	c := &upConn{c: nc}
 	c.probe.init(nc)
+	c.ar.init(nc)
+	c.ww.conn = nc
 	c.attach()
 	return c, false, nil
 }
@@ -264,8 +268,13 @@ func (p *targetPool) exchange(c *upConn, reused bool, req *fasthttp.Request, res
 		err = c.c.SetDeadline(deadline)
 	}
 	if err == nil {
+		c.ww.wrote = false
 		if err = req.Write(c.bw); err == nil {
-			err = c.bw.Flush()
+			if c.ar.canWait() && !c.ww.wrote && c.bw.Buffered() > 0 {
+				c.ar.pending = c.bw // flushed inside the wait for the answer (answerReader)
+			} else {
+				err = c.bw.Flush()
+			}
 		}
 	}
 	if err == nil {
