@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -62,6 +63,15 @@ func wrapRawConn(c net.Conn) net.Conn {
 	r.readFn = r.doRead
 	r.writeFn = r.doWrite
 	return r
+}
+
+// dialRaw dials a TCP upstream and wraps it (the pools' default dialer).
+func dialRaw(addr string, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return wrapRawConn(c), nil
 }
 
 // NetConn returns the wrapped connection (the name crypto/tls uses), for

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicegw/sluice/store/ratelimit"
 )
 
 // rawPair returns a connected loopback pair, both ends wrapped.
@@ -319,4 +321,41 @@ func rawEchoChild() {
 	// The first ping's switches are not counted, its setup is not the pattern.
 	fmt.Println(end.Nvcsw-start.Nvcsw, pings-1)
 	os.Exit(0)
+}
+
+// The gateway's two TCP paths use rawConn: connections the client listener
+// accepts and connections the upstream pools dial.
+func TestRawConnWiredIn(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+			defer c.Close()
+			_, _ = c.Read(make([]byte, 1))
+		}
+	}()
+	c, err := countingListener{ln}.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if cc, ok := c.(*countedConn); !ok {
+		t.Fatalf("accepted %T, want *countedConn", c)
+	} else if _, ok := cc.Conn.(*rawConn); !ok {
+		t.Fatalf("accepted conn wraps %T, want *rawConn", cc.Conn)
+	}
+
+	u := newUpstreams(nil, ratelimit.Nanotime)
+	tg, _ := u.reg.bind(ln.Addr().String())
+	up, err := u.pendingDial(nil, tg, 10, time.Second)(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	if _, ok := up.(*rawConn); !ok {
+		t.Fatalf("the pools' default dial returned %T, want *rawConn", up)
+	}
 }

@@ -365,7 +365,7 @@ func (l countingListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	openConns.Add(1)
-	return &countedConn{Conn: c}, nil
+	return &countedConn{Conn: wrapRawConn(c)}, nil
 }
 
 type countedConn struct {
