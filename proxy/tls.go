@@ -317,6 +317,7 @@ func (l *edgeListener) acceptLoop() {
 			return
 		}
 		backoff = 0
+		c = wrapRawConn(c) // TLS reads and writes raw too: proxy/rawconn.go
 		select {
 		case l.sem <- struct{}{}:
 		case <-l.done:

@@ -178,7 +178,7 @@ func (u *upstreams) pendingDial(dial DialFunc, tg *target, maxPending int64, tim
 		if dial != nil {
 			return dial(addr)
 		}
-		return net.DialTimeout("tcp", addr, timeout)
+		return dialRaw(addr, timeout) // proxy/rawconn.go
 	}
 }
 

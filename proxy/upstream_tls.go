@@ -32,7 +32,7 @@ func tlsDial(base DialFunc, cfg *tls.Config, connectTimeout time.Duration) DialF
 		if base != nil {
 			nc, err = base(addr)
 		} else {
-			nc, err = net.DialTimeout("tcp", addr, connectTimeout)
+			nc, err = dialRaw(addr, connectTimeout) // proxy/rawconn.go
 		}
 		if err != nil {
 			return nil, err

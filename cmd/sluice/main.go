@@ -226,7 +226,7 @@ func cmdRun(args []string) int {
 			"redis_up", stores.Conn.Healthy())
 		stopLog := make(chan struct{})
 		defer close(stopLog)
-		go logBreaker(log, stores.Conn, stopLog)
+		go logBreaker(log, stores.Conn, stores.Conn.Healthy(), stopLog)
 	}
 	srv := proxy.New(proxy.Options{Logger: log, Limits: stores.Limits, Nonces: stores.Nonces, Fleet: stores.Fleet})
 	rl := proxy.NewReloader(srv, src)
@@ -303,24 +303,27 @@ func cmdRun(args []string) int {
 	}
 }
 
-// logBreaker logs when the node switches to its Redis fallback and back,
-// checked every 100ms (a log line per switch, not per failed call).
-func logBreaker(log *slog.Logger, c *redisstate.Conn, stop <-chan struct{}) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	up := c.Healthy()
+// logBreaker logs when the node switches to its Redis fallback and back: a
+// log line per switch, not per failed call. It waits on the Conn's change
+// signal; a 100 ms poll woke an idle gateway ten times a second for nothing.
+// up is the state last logged (read before the goroutine starts, so a
+// switch right after start is not missed).
+func logBreaker(log *slog.Logger, c *redisstate.Conn, up bool, stop <-chan struct{}) {
 	for {
 		select {
 		case <-stop:
 			return
-		case <-t.C:
+		case <-c.Changed():
 		}
-		switch now := c.Healthy(); {
+		// up takes the state read here, not a later read: a switch after
+		// this read has its own pending signal, so it is logged next.
+		now := c.Healthy()
+		switch {
 		case up && !now:
 			log.Warn("Redis unreachable: fleet limits on their fallback", "error", c.LastError())
 		case !up && now:
 			log.Info("Redis back: fleet limits shared again")
 		}
-		up = c.Healthy()
+		up = now
 	}
 }

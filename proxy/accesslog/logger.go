@@ -20,6 +20,11 @@ type Logger struct {
 	// sends on it without blocking. kickMask is kickEvery-1.
 	kick     chan struct{}
 	kickMask uint64
+	// parked is set while the shipper sleeps with nothing to do: then every
+	// Commit kicks, not only every kickEvery-th (shipper.go).
+	parked atomic.Bool
+	// wakes counts the shipper's passes (tests: idle wake-ups).
+	wakes atomic.Uint64
 
 	// sampleAll skips the random draw when every success is kept;
 	// otherwise a success is kept when rand.Uint32() < sampleBelow.
@@ -127,7 +132,7 @@ func (l *Logger) Commit(r *Record) {
 	}
 	pos := r.pos
 	l.ring.commit(r)
-	if pos&l.kickMask == l.kickMask {
+	if pos&l.kickMask == l.kickMask || l.parked.Load() {
 		select {
 		case l.kick <- struct{}{}:
 		default: // a kick is already pending

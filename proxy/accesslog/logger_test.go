@@ -254,10 +254,15 @@ func TestProducersKickTheShipper(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "access.log")
 	l := fileLogger(t, Config{RingSize: ringSize, BatchSize: 4 << 10, FlushInterval: Duration(time.Hour)}, path)
-	// Let the shipper make its first pass over the empty ring and go to
-	// sleep; a pass during the puts below would ship them unkicked.
+	// Let the shipper make its first pass over the empty ring and park.
+	// A record to a parked shipper wakes it (shipper.go): the first one
+	// opens a batch, and with a batch open (flush in an hour) the shipper
+	// sleeps on its timer; a pass during the puts below would ship them
+	// unkicked.
 	time.Sleep(100 * time.Millisecond)
-	for i := 0; i < every-1; i++ {
+	put(l, 200, 0)
+	time.Sleep(100 * time.Millisecond)
+	for i := 1; i < every-1; i++ {
 		if !put(l, 200, i) {
 			t.Fatal("ring full")
 		}

@@ -15,27 +15,43 @@ const drainLimit = 4096
 const yieldEvery = 256
 
 // maxPoll is the longest the shipper sleeps while the ring holds fewer
-// than a kick's worth of records (see Logger.Commit): it bounds how long a
-// record of a quiet gateway waits in the ring before its batch's
-// flush_interval starts. Under load the producers' kicks wake the shipper
-// long before. A variable so that tests can take the timer out.
+// than a kick's worth of records (see Logger.Commit) or a producer is
+// between Reserve and Commit: it bounds how long such a record waits in the
+// ring before its batch's flush_interval starts. Under load the producers'
+// kicks wake the shipper long before. A variable so that tests can take the
+// timer out.
 var maxPoll = 100 * time.Millisecond
+
+// idleSync is how often a parked shipper (empty ring, no open batch) still
+// wakes, only to move the request path's counters (sampled out) to the
+// package metrics: a record wakes it at once through Logger.parked, but a
+// sampled-out request commits nothing.
+var idleSync = time.Second
 
 // run is the shipper goroutine: ring -> JSON lines -> batches -> sinks.
 //
-// It sleeps until a producer kicks it (every kickEvery records), the poll
-// timer fires or the logger stops. Waking on a timer alone cost the
-// gateway about 2 % of its CPU per request at 10 ms, and waking on every
-// record cost a fifth; a kick per kickEvery records costs neither.
+// It sleeps until a producer kicks it (every kickEvery records, or the
+// first record while it is parked), its timer fires or the logger stops.
+// Waking on a timer alone cost the gateway about 2 % of its CPU per request
+// at 10 ms, and waking on every record cost a fifth; a kick per kickEvery
+// records costs neither.
+//
+// The timer is set only as far as there is something to wait for: the
+// open batch's flush time, maxPoll while records sit in the ring below the
+// kick threshold, and otherwise idleSync with Logger.parked set (issue 16,
+// light load: a quiet gateway's shipper woke every 100 ms for nothing, and
+// each wake-up costs two threads' switches on a one-CPU node).
 func (l *Logger) run() {
 	defer close(l.shipperDone)
-	t := time.NewTicker(min(maxPoll, l.flushInterval))
+	t := time.NewTimer(time.Hour)
+	t.Stop()
 	defer t.Stop()
 	var (
 		b     *batch
 		first time.Time // when b got its first record
 	)
 	for {
+		l.wakes.Add(1)
 		n := 0
 		for ; n < drainLimit; n++ {
 			r := l.ring.peek()
@@ -62,7 +78,7 @@ func (l *Logger) run() {
 		}
 		l.syncMetrics()
 		// Only a full pass comes straight back. Anything else, a producer
-		// between Reserve and Commit included, waits for a kick or a tick.
+		// between Reserve and Commit included, waits for a kick or the timer.
 		if n == drainLimit {
 			select {
 			case <-l.stopCh:
@@ -72,13 +88,34 @@ func (l *Logger) run() {
 			}
 			continue
 		}
+		wait := idleSync
+		if b != nil {
+			wait = max(l.flushInterval-time.Since(first), 0)
+		}
+		if l.ring.pending() {
+			wait = min(wait, maxPoll)
+		} else if b == nil {
+			// Park. Set parked before the last look at the ring: a
+			// producer that reserved before that look is seen by it, and
+			// one that reserves after sees parked and kicks (both are
+			// sequentially consistent atomics).
+			l.parked.Store(true)
+			if l.ring.pending() {
+				l.parked.Store(false)
+				continue
+			}
+		}
+		t.Reset(wait)
 		select {
 		case <-l.stopCh:
+			l.parked.Store(false)
 			l.finish(b)
 			return
 		case <-l.kick:
 		case <-t.C:
 		}
+		l.parked.Store(false)
+		t.Stop()
 	}
 }
 

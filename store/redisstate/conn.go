@@ -60,6 +60,7 @@ type Conn struct {
 	open    atomic.Bool
 	lastErr atomic.Pointer[error] // the failure that last opened the breaker
 	wake    chan struct{}         // prober: the breaker just opened
+	changed chan struct{}         // Changed: the breaker opened or closed
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -87,7 +88,7 @@ func Dial(o Options) (*Conn, error) {
 	if o.ProbeInterval == 0 {
 		o.ProbeInterval = DefaultProbeInterval
 	}
-	c := &Conn{opt: o, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	c := &Conn{opt: o, wake: make(chan struct{}, 1), changed: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	if err := c.connect(); err != nil {
 		c.trip(err)
 	}
@@ -160,6 +161,22 @@ func (c *Conn) trip(err error) {
 		case c.wake <- struct{}{}:
 		default:
 		}
+		c.signalChange()
+	}
+}
+
+// Changed returns a channel that receives after the breaker opens or
+// closes, so that one watcher (cmd/sluice's breaker log) waits for changes
+// instead of polling Healthy on a ticker (issue 16: a timer that fires on
+// an idle gateway costs a wake-up of two threads). Signals coalesce: a
+// receiver reads Healthy for the state now, and two quick switches may
+// show as none. Only one receiver is supported.
+func (c *Conn) Changed() <-chan struct{} { return c.changed }
+
+func (c *Conn) signalChange() {
+	select {
+	case c.changed <- struct{}{}:
+	default: // one pending signal is enough: the receiver reads Healthy
 	}
 }
 
@@ -202,6 +219,7 @@ func (c *Conn) prober() {
 		}
 		if c.probe() && c.open.CompareAndSwap(true, false) {
 			openBreakers.Add(-1)
+			c.signalChange()
 		}
 	}
 }
