@@ -84,9 +84,9 @@ func (a *answerReader) readFD(fd uintptr) bool {
 		return false // the answer cannot be there yet: wait for it
 	}
 	for {
-		n, err := syscall.Read(int(fd), a.p)
-		switch err {
-		case nil:
+		n, e := sysRead(fd, a.p)
+		switch e {
+		case 0:
 			a.n = n
 			return true
 		case syscall.EINTR:
@@ -95,7 +95,7 @@ func (a *answerReader) readFD(fd uintptr) bool {
 			a.eagain++
 			return false
 		}
-		a.err = os.NewSyscallError("read", err)
+		a.err = os.NewSyscallError("read", e)
 		return true
 	}
 }

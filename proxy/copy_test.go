@@ -93,7 +93,7 @@ type rawClient struct {
 	br *bufio.Reader
 }
 
-func dialRaw(t testing.TB, addr string) *rawClient {
+func dialClient(t testing.TB, addr string) *rawClient {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -135,7 +135,7 @@ func chunkedBody(b []byte, piece int) []byte {
 func TestCopyAnswersAtBufferEdges(t *testing.T) {
 	g := startGateway(t, scriptedBackendConfig(copyOrigin(t), ""))
 	for _, mode := range []string{"cl", "chunked"} {
-		rc := dialRaw(t, g.addr)
+		rc := dialClient(t, g.addr)
 		var resp fasthttp.Response
 		for _, n := range bodySizes {
 			rc.roundTrip(fmt.Appendf(nil, "GET /%s?size=%d HTTP/1.1\r\nHost: x\r\n\r\n", mode, n), &resp)
@@ -164,7 +164,7 @@ func TestCopyStreamedAnswersAtBufferEdges(t *testing.T) {
 	addr, accepted := copyOriginCounting(t)
 	g := startGateway(t, scriptedBackendConfig(addr, "[server]\nstream_threshold = \"4KiB\"\n"))
 	for _, mode := range []string{"cl", "chunked"} {
-		rc := dialRaw(t, g.addr)
+		rc := dialClient(t, g.addr)
 		var resp fasthttp.Response
 		for _, n := range append(bodySizes, 4097, 65536, 3<<20+7) {
 			rc.roundTrip(fmt.Appendf(nil, "GET /%s?size=%d HTTP/1.1\r\nHost: x\r\n\r\n", mode, n), &resp)
@@ -188,7 +188,7 @@ func TestCopyStreamedAnswersAtBufferEdges(t *testing.T) {
 func TestCopyUploadsAtBufferEdges(t *testing.T) {
 	g := startGateway(t, scriptedBackendConfig(copyOrigin(t), ""))
 	for _, chunked := range []bool{false, true} {
-		rc := dialRaw(t, g.addr)
+		rc := dialClient(t, g.addr)
 		var resp fasthttp.Response
 		for _, n := range bodySizes {
 			body := pattern(n)
@@ -230,7 +230,7 @@ func (s *slowConn) Read(p []byte) (int, error) {
 // connection stays in step for the next request.
 func TestCopySlowReader(t *testing.T) {
 	g := startGateway(t, scriptedBackendConfig(copyOrigin(t), ""))
-	rc := dialRaw(t, g.addr)
+	rc := dialClient(t, g.addr)
 	_ = rc.c.(*net.TCPConn).SetReadBuffer(64 << 10)
 	rc.br = bufio.NewReaderSize(&slowConn{Conn: rc.c}, 1024)
 	var resp fasthttp.Response
@@ -258,7 +258,7 @@ func TestOpenConnectionsCountedUnwrapped(t *testing.T) {
 	var conns []*rawClient
 	var resp fasthttp.Response
 	for i := 0; i < 3; i++ {
-		rc := dialRaw(t, g.addr)
+		rc := dialClient(t, g.addr)
 		rc.roundTrip([]byte("GET /cl?size=16385 HTTP/1.1\r\nHost: x\r\n\r\n"), &resp)
 		if resp.StatusCode() != 200 {
 			t.Fatalf("status %d", resp.StatusCode())
@@ -412,7 +412,7 @@ timeout = "` + timeout + `"
 func TestCopyStreamedPauseWithinTimeout(t *testing.T) {
 	const part = 20 << 10
 	g := startGateway(t, pauseConfig(pausingOrigin(t, part, 150*time.Millisecond), "2s"))
-	rc := dialRaw(t, g.addr)
+	rc := dialClient(t, g.addr)
 	var resp fasthttp.Response
 	for i := 0; i < 2; i++ {
 		rc.roundTrip([]byte("GET /p HTTP/1.1\r\nHost: x\r\n\r\n"), &resp)
@@ -466,7 +466,7 @@ path = "/{p:*}"
 backend = "private"
 `, "{{UP}}", addr)
 	g := startTLSGateway(t, cfg, func(g *tlsGateway) { certstest.WriteFile(t, g.dir+"/up-ca.pem", upCA.PEM) })
-	rc := dialRaw(t, g.plain)
+	rc := dialClient(t, g.plain)
 	var resp fasthttp.Response
 	for _, mode := range []string{"cl", "chunked"} {
 		for _, n := range []int{4095, 16385, 32769, 1<<20 + 1} {

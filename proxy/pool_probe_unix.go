@@ -5,7 +5,6 @@ package proxy
 import (
 	"net"
 	"syscall"
-	"unsafe"
 )
 
 // connProbe tells whether an idle upstream connection can still carry a
@@ -43,7 +42,7 @@ func (p *connProbe) init(nc net.Conn) {
 // reuses a connection, would wake sysmon on a lightly loaded gateway
 // (rawconn.go says why that costs more than the read).
 func (p *connProbe) check(fd uintptr) {
-	_, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p.buf[0])), 1)
+	_, e := sysRead(fd, p.buf[:])
 	p.ok = e == syscall.EAGAIN || e == syscall.EWOULDBLOCK
 }
 

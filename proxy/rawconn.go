@@ -102,17 +102,14 @@ func (c *rawConn) Read(p []byte) (int, error) {
 
 func (c *rawConn) doRead(fd uintptr) bool {
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.rbuf[0])), uintptr(len(c.rbuf)))
+		n, e := sysRead(fd, c.rbuf)
 		switch e {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
 			return false // park on the poller until readable or the deadline
 		}
-		c.rn, c.rerr = int(n), e
-		if e != 0 {
-			c.rn = 0
-		}
+		c.rn, c.rerr = n, e
 		return true
 	}
 }

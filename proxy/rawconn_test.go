@@ -323,8 +323,11 @@ func rawEchoChild() {
 	os.Exit(0)
 }
 
-// The gateway's two TCP paths use rawConn: connections the client listener
-// accepts and connections the upstream pools dial.
+// The upstream pools dial rawConns; plain client connections stay
+// *net.TCPConn: fasthttp sends an answer larger than its write buffer with
+// one writev only to a *net.TCPConn, which measured cheaper on 16 KiB
+// answers than raw writes (and at light load the two read the same; the
+// upstream side's raw calls are what removed the sysmon wake-ups).
 func TestRawConnWiredIn(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -342,10 +345,8 @@ func TestRawConnWiredIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if cc, ok := c.(*countedConn); !ok {
-		t.Fatalf("accepted %T, want *countedConn", c)
-	} else if _, ok := cc.Conn.(*rawConn); !ok {
-		t.Fatalf("accepted conn wraps %T, want *rawConn", cc.Conn)
+	if _, ok := c.(*net.TCPConn); !ok {
+		t.Fatalf("accepted %T, want *net.TCPConn (fasthttp's writev)", c)
 	}
 
 	u := newUpstreams(nil, ratelimit.Nanotime)
