@@ -90,7 +90,13 @@ func (l *Logger) run() {
 		}
 		wait := idleSync
 		if b != nil {
-			wait = max(l.flushInterval-time.Since(first), 0)
+			// A batch is open: records keep coming, and one committed
+			// after this pass kicks nobody until kickEvery more follow, so
+			// the shipper looks again within maxPoll rather than at the
+			// flush time (flush_interval may be long, and a full batch
+			// must go out when it fills, not then). Only a parked shipper
+			// (no batch, empty ring) sleeps without a poll.
+			wait = min(max(l.flushInterval-time.Since(first), 0), maxPoll)
 		}
 		if l.ring.pending() {
 			wait = min(wait, maxPoll)

@@ -76,3 +76,34 @@ func TestShipperIdleSyncsMetrics(t *testing.T) {
 		shutdown(t, l)
 	})
 }
+
+// TestShipperPollsWhileABatchIsOpen: with a batch open and flush_interval
+// long, records committed after the shipper's last pass wake nobody until
+// kickEvery more follow; the shipper still takes them within maxPoll, so a
+// batch that fills goes out when it fills. Sleeping until the flush time
+// instead (the first cut of the parking change) left them in the ring for
+// the hour: CI's TestFlushTriggers caught it under -race.
+func TestShipperPollsWhileABatchIsOpen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "access.log")
+		l := fileLogger(t, Config{FlushInterval: Duration(time.Hour), BatchSize: 4 << 10}, path)
+		t.Cleanup(func() { _ = l.Close() })
+		synctest.Wait()
+		put(l, 200, 0) // wakes the parked shipper, which opens a batch
+		synctest.Wait()
+		n := int(l.kickMask) - 1 // kickEvery-2 more: no kick among these
+		for i := 1; i <= n; i++ {
+			put(l, 200, i)
+		}
+		synctest.Wait()
+		time.Sleep(maxPoll)
+		synctest.Wait()
+		if l.ring.pending() {
+			t.Fatalf("records still in the ring %v after the last commit", maxPoll)
+		}
+		if w := l.Stats().Sinks[0].Written; w < uint64(n+1)/2 {
+			t.Fatalf("%d of %d records written: full 4 KiB batches should have gone out", w, n+1)
+		}
+		shutdown(t, l)
+	})
+}
