@@ -155,14 +155,7 @@ func p99Vs(scenario, target, ref string) func(*Results) (float64, string, string
 }
 
 func halfRateP99(res *Results) (float64, string, string) {
-	h := res.HalfRate
-	switch {
-	case h == nil:
-		return 0, "", "no capacity search with nginx in this run"
-	case h.Skipped != "":
-		return 0, "", oneLine(h.Skipped)
-	}
-	t, r, reason := pairIn(h.Targets, TargetSluice, HalfRateReference)
+	h, t, r, reason := halfRatePair(res)
 	if reason != "" {
 		return 0, "", reason
 	}
@@ -172,6 +165,20 @@ func halfRateP99(res *Results) (float64, string, string) {
 	}
 	return t.VsReference.P99, fmt.Sprintf("at %s req/s (half of nginx's %s): sluice p99 %s vs nginx %s",
 		fmtRate(h.Rate), of, fmtDur(t.Median.P99), fmtDur(r.Median.P99)), ""
+}
+
+// halfRatePair returns the half-rate run and its Sluice and nginx results,
+// or why the half-rate goals cannot be read.
+func halfRatePair(res *Results) (*HalfRateResult, *TargetResult, *TargetResult, string) {
+	h := res.HalfRate
+	switch {
+	case h == nil:
+		return nil, nil, nil, "no capacity search with nginx in this run"
+	case h.Skipped != "":
+		return nil, nil, nil, oneLine(h.Skipped)
+	}
+	t, r, reason := pairIn(h.Targets, TargetSluice, HalfRateReference)
+	return h, t, r, reason
 }
 
 // missedScenarios lists, once each and in goal order, the scenarios of
@@ -191,14 +198,7 @@ func missedScenarios(goals []Goal) []string {
 // halfRateCPU is issue 16's light-load CPU goal: CPU per request at half of
 // nginx's sustainable rate, open loop, Sluice / nginx (<= 1.3).
 func halfRateCPU(res *Results) (float64, string, string) {
-	h := res.HalfRate
-	switch {
-	case h == nil:
-		return 0, "", "no capacity search with nginx in this run"
-	case h.Skipped != "":
-		return 0, "", oneLine(h.Skipped)
-	}
-	t, r, reason := pairIn(h.Targets, TargetSluice, HalfRateReference)
+	h, t, r, reason := halfRatePair(res)
 	if reason != "" {
 		return 0, "", reason
 	}
