@@ -204,8 +204,11 @@ func PlanCapacity(perCore, peak, headroom float64, coresPerNode int) (CapacityPl
 	if perCore <= 0 || peak == 0 {
 		return p, nil
 	}
-	p.Cores = int(math.Ceil(peak / (perCore * headroom)))
-	p.Nodes = (p.Cores + coresPerNode - 1) / coresPerNode
+	a, err := PlanCores(perCore, peak, headroom, coresPerNode) // the one sizing formula (plan.go)
+	if err != nil {
+		return p, err
+	}
+	p.Cores, p.Nodes = a.Cores, a.Nodes
 	p.NodesN1 = p.Nodes + 1
 	return p, nil
 }
