@@ -516,14 +516,15 @@ func (s *Server) refreshInBackground(ctx *fasthttp.RequestCtx, st *reqState) {
 		defer fasthttp.ReleaseRequest(req)
 		resp := fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseResponse(resp)
-		sent := time.Now()
-		bg.now = sent.Unix()
-		x := &policy.Exchange{Req: req, Resp: resp, Deadline: sent.Add(api.Timeout), Replayable: true, Target: -1}
+		// Freshness runs on the pipeline's clock, as for every other fill;
+		// only the socket deadline is the kernel's.
+		bg.now = s.clock.Nanotime() / int64(time.Second)
+		x := &policy.Exchange{Req: req, Resp: resp, Deadline: time.Now().Add(api.Timeout), Replayable: true, Target: -1}
 		if err := api.Backend.Upstream.Do(x); err != nil {
 			return
 		}
 		stripResponseHopByHop(&resp.Header)
-		s.fillFrom(api, bg, strGET, consumer, &req.Header, resp, time.Now().Unix())
+		s.fillFrom(api, bg, strGET, consumer, &req.Header, resp, s.clock.Nanotime()/int64(time.Second))
 	}()
 }
 

@@ -87,7 +87,11 @@ coalesce_timeout = "5s"
 {{EXTRA}}
 `
 
-var cacheEpoch = time.Date(2026, 12, 6, 6, 0, 0, 0, time.UTC)
+// cacheEpoch is the rig's clock at start. It lies years ahead of the wall
+// clock so that any cache path reading the wall clock instead of the
+// pipeline's is caught every run, not only on the days the two cross
+// (the background refresh did: TestCacheStaleWhileRevalidate).
+var cacheEpoch = time.Date(2030, 1, 1, 6, 0, 0, 0, time.UTC)
 
 type cacheRig struct {
 	t     *testing.T
