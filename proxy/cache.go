@@ -137,6 +137,9 @@ type cacheStores struct {
 	used  atomic.Bool
 	stop  chan struct{}
 	once  sync.Once
+	// refreshJoined, when set (tests only), runs between a background
+	// refresh's lookup and its Join: the window the re-check covers.
+	refreshJoined atomic.Pointer[func()]
 }
 
 // newCacheStores creates the store (fastcache takes memory as entries
@@ -489,9 +492,19 @@ func (s *Server) refreshInBackground(ctx *fasthttp.RequestCtx, st *reqState) {
 	rk := append(c.zkey[:0], c.vkey...)
 	rk = append(rk, 3)
 	c.zkey = rk
+	if hook := s.cache.refreshJoined.Load(); hook != nil {
+		(*hook)()
+	}
 	f, leader := s.cache.co.Join(rk)
 	if !leader {
 		return // a refresh is already on its way
+	}
+	// A refresh may have stored and ended between this request's lookup and
+	// Join: the entry is then no longer the stale one looked at, and asking
+	// the origin again would be a second refresh for one expiry.
+	if cur, ok := s.cache.store.GetInto(nil, c.vkey); ok && !bytes.Equal(cur, c.val) {
+		s.cache.co.Done(f)
+		return
 	}
 	cacheBackgroundFills.Inc()
 	api := st.api

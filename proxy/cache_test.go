@@ -313,6 +313,34 @@ func TestCacheStaleWhileRevalidate(t *testing.T) {
 	r.originCalls(2)
 }
 
+// TestCacheRefreshRechecksAfterJoin: a request that looked up the stale
+// entry before a background refresh stored and Joined after it ended must
+// not refresh a second time (CI caught the window as a third origin call
+// in TestCacheStaleWhileRevalidate).
+func TestCacheRefreshRechecksAfterJoin(t *testing.T) {
+	r := newCacheRig(t, "")
+	r.o.set(answer("v1", "Cache-Control", "max-age=10, stale-while-revalidate=30"))
+	r.get("/late", nil, 200, "v1")
+	r.clock.Advance(15 * time.Second)
+	release := make(chan struct{})
+	v2 := answer("v2", "Cache-Control", "max-age=10, stale-while-revalidate=30")
+	r.o.set(func(ctx *fasthttp.RequestCtx) { <-release; v2(ctx) })
+	wantCacheStatus(t, r.get("/late", nil, 200, "v1"), "sluice; hit; ttl=-5") // refresh 1 waits at the origin
+	co := r.g.srv.cache.co
+	var calls atomic.Int32
+	hook := func() {
+		if calls.Add(1) == 1 { // the second request, after its lookup
+			close(release)
+			waitFor(t, func() bool { return co.InFlight() == 0 })
+		}
+	}
+	r.g.srv.cache.refreshJoined.Store(&hook)
+	wantCacheStatus(t, r.get("/late", nil, 200, "v1"), "sluice; hit; ttl=-5")
+	waitFor(t, func() bool { return co.InFlight() == 0 })
+	r.get("/late", nil, 200, "v2")
+	r.originCalls(2)
+}
+
 func TestCacheStaleIfError(t *testing.T) {
 	r := newCacheRig(t, "")
 	r.o.set(answer("v1", "Cache-Control", "max-age=10, stale-if-error=60"))
