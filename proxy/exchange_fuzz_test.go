@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,23 +23,19 @@ type exchangeScript struct {
 	closeAfter bool
 }
 
-var (
-	fuzzOriginOnce sync.Once
-	fuzzOrigin     *scriptedOrigin
-	fuzzScript     atomic.Pointer[exchangeScript]
-)
+// fuzzScript is what the origin answers the first request of an iteration.
+var fuzzScript atomic.Pointer[exchangeScript]
 
+// startFuzzOrigin starts the scripted origin for one run of the fuzz target
+// (f's cleanup stops it, so -count=N starts N of them).
 func startFuzzOrigin(f *testing.F) *scriptedOrigin {
-	fuzzOriginOnce.Do(func() {
-		fuzzOrigin = startScripted(f, func(req *fasthttp.Request) (string, bool) {
-			if tok := req.Header.Peek("X-Token"); len(tok) > 0 {
-				return "HTTP/1.1 200 OK\r\nX-Second: yes\r\nContent-Length: " + itoa(len(tok)) + "\r\n\r\n" + string(tok), false
-			}
-			s := fuzzScript.Load()
-			return string(s.raw), s.closeAfter
-		})
+	return startScripted(f, func(req *fasthttp.Request) (string, bool) {
+		if tok := req.Header.Peek("X-Token"); len(tok) > 0 {
+			return "HTTP/1.1 200 OK\r\nX-Second: yes\r\nContent-Length: " + itoa(len(tok)) + "\r\n\r\n" + string(tok), false
+		}
+		s := fuzzScript.Load()
+		return string(s.raw), s.closeAfter
 	})
-	return fuzzOrigin
 }
 
 func itoa(n int) string {

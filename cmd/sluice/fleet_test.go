@@ -631,23 +631,39 @@ func TestFleetExample(t *testing.T) {
 	// a second later the bucket is full again. Then 150 requests within
 	// 100ms spread over the fleet may admit the shared bucket's 50, the
 	// 50/s refill and a request per node on credit: far from the 150 that
-	// a bucket per node would admit. The bound allows a little more for a
-	// breaker a slow call may open on a loaded machine (the local fallback
-	// then admits up to 50/3 per node).
+	// a bucket per node would admit. A Redis call slower than read_timeout
+	// (a loaded machine) opens a breaker and puts that node on its local
+	// fallback for a moment, which admits by other rules: the upper bound
+	// holds for every round, the lower one is judged on a round without
+	// fallback decisions, and up to three rounds are tried to get one.
 	for _, g := range nodes {
 		get(t, "http://"+g.listen+"/limited", "X-Api-Key", "example-fleet-key-0123456789")
 	}
-	time.Sleep(1100 * time.Millisecond)
-	fb := sumMetric(t, nodes, `sluice_redis_fallback_decisions_total{policy="local"}`)
-	res := drive(t, nodes, "/limited", 1500, 100*time.Millisecond, "X-Api-Key", "example-fleet-key-0123456789")
-	admitted, perNode := res.count(200)
-	t.Logf("fleet.toml, three nodes: offered %d in 100ms, admitted %d per node %v; fallback decisions %v",
-		res.offered, admitted, perNode, sumMetric(t, nodes, `sluice_redis_fallback_decisions_total{policy="local"}`)-fb)
-	if admitted < 50 || admitted > 75 {
-		t.Errorf("admitted %d, want 50 (the fleet-wide burst) + the 50/s refill + at most 1 per node on credit, far from 150", admitted)
+	judged := false
+	for round := 1; round <= 3 && !judged; round++ {
+		time.Sleep(1100 * time.Millisecond)
+		fb := sumMetric(t, nodes, `sluice_redis_fallback_decisions_total{policy="local"}`)
+		res := drive(t, nodes, "/limited", 1500, 100*time.Millisecond, "X-Api-Key", "example-fleet-key-0123456789")
+		admitted, perNode := res.count(200)
+		fallbacks := sumMetric(t, nodes, `sluice_redis_fallback_decisions_total{policy="local"}`) - fb
+		t.Logf("fleet.toml, three nodes, round %d: offered %d in 100ms, admitted %d per node %v; fallback decisions %v",
+			round, res.offered, admitted, perNode, fallbacks)
+		if admitted > 75 {
+			t.Errorf("admitted %d, want 50 (the fleet-wide burst) + the 50/s refill + at most 1 per node on credit, far from 150", admitted)
+		}
+		if x := res.fiveXX(); x > 0 {
+			t.Errorf("%d 5xx", x)
+		}
+		if fallbacks > 0 {
+			continue
+		}
+		judged = true
+		if admitted < 50 {
+			t.Errorf("admitted %d, want at least the fleet-wide burst of 50", admitted)
+		}
 	}
-	if x := res.fiveXX(); x > 0 {
-		t.Errorf("%d 5xx", x)
+	if !judged {
+		t.Errorf("every round had fallback decisions: Redis calls kept exceeding read_timeout")
 	}
 	if st, _, _ := get(t, "http://"+nodes[0].listen+"/limited"); st != http.StatusUnauthorized {
 		t.Errorf("without the key: %d, want 401", st)
