@@ -23,10 +23,18 @@ run: build
 # The open-loop generator's wall-clock rate tests (30 000 and 2 000 req/s
 # within 2 %) run last, alone, so no other package's tests share the cores;
 # -v prints the rates they achieved.
+#
+# The tests build with the binary's PGO profile (cmd/sluice/default.pgo,
+# which `go build` applies to the sluice binary by itself), so they measure
+# the code that ships; SLUICE_PGO=1 tells the TLS allocation test to hold
+# crypto/tls to 0 allocations per request (scripts/pgo-profile.sh says why).
+# The race pass measures no allocation and keeps its own build cache.
+PGO := -pgo=$(CURDIR)/cmd/sluice/default.pgo
+
 test: lint
-	$(GO) test -count=1 -timeout 8m $(PKGS)
+	SLUICE_PGO=1 $(GO) test $(PGO) -count=1 -timeout 8m $(PKGS)
 	$(GO) test -count=1 -race -timeout 8m -short ./store/... ./proxy/... ./policy/...
-	SLUICE_RATE_TEST=1 $(GO) test -count=1 -v -run 'TestOpenLoopHolds' ./bench/
+	SLUICE_RATE_TEST=1 $(GO) test $(PGO) -count=1 -v -run 'TestOpenLoopHolds' ./bench/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -35,7 +43,7 @@ lint:
 
 # Go micro-benchmarks with allocations; the bench harness is `make bench`.
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./proxy/ ./policy/...
+	$(GO) test $(PGO) -run '^$$' -bench . -benchmem -count 3 ./proxy/ ./policy/...
 
 # Capacity run: Sluice vs nginx, HAProxy, Caddy and direct; fills BENCHMARKS.md.
 # The run is compared with the results it replaces (the committed ones, kept

@@ -25,7 +25,7 @@ import (
 // tlsGateway is a real gateway with a plain and a TLS listener on loopback,
 // its certificates issued by an in-test CA into dir.
 type tlsGateway struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *Server
 	rl      *Reloader
 	cfgPath string
@@ -40,7 +40,7 @@ type tlsGateway struct {
 // startTLSGateway writes cfg with {{PLAIN}}, {{TLS}}, {{TLSPORT}},
 // {{DIR}} and {{ORIGIN}} replaced, then serves it. Certificate files the
 // config names must already be in g.dir: prepare writes them first.
-func startTLSGateway(t *testing.T, cfg string, prepare func(g *tlsGateway)) *tlsGateway {
+func startTLSGateway(t testing.TB, cfg string, prepare func(g *tlsGateway)) *tlsGateway {
 	t.Helper()
 	g := &tlsGateway{t: t, dir: t.TempDir(), ca: certstest.NewCA(t, "sluice test CA")}
 	o, err := origin.Start("127.0.0.1:0")
