@@ -105,20 +105,52 @@ func PprofTop(ctx context.Context, file string, n int) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("no top functions: the go command is not on PATH (profile kept in %s)", file)
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	bin, err := pprofBinary(ctx, goBin)
+	if err != nil {
+		return "", fmt.Errorf("go tool pprof failed on %s: %v", file, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, pprofTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, goBin, "tool", "pprof", "-top", fmt.Sprintf("-nodecount=%d", n), file)
+	cmd := exec.CommandContext(ctx, bin, "-top", fmt.Sprintf("-nodecount=%d", n), file)
 	// pprof may cache symbolization data under $HOME; keep it in a temp dir.
 	cmd.Env = append(os.Environ(), "PPROF_TMPDIR="+os.TempDir())
 	out, err := cmd.Output()
 	if err != nil {
-		msg := err.Error()
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg = strings.TrimSpace(string(ee.Stderr))
-		}
-		return "", fmt.Errorf("go tool pprof failed on %s: %s", file, oneLine(msg))
+		return "", fmt.Errorf("go tool pprof failed on %s: %s", file, oneLine(exitMessage(err)))
 	}
 	return trimPprofHeader(string(out)), nil
+}
+
+// pprofTimeout bounds one pprof run; pprofBuildTimeout bounds finding the
+// pprof binary, which on a cold build cache means building it.
+var pprofTimeout, pprofBuildTimeout = time.Minute, 10 * time.Minute
+
+// pprofBinary returns the pprof the go command runs. This Go ships pprof as
+// source (GOROOT/pkg/tool has none): `go tool` builds it into the build
+// cache on first use, which took 37 s on an idle 2-core machine with a cold
+// cache and over a minute under load, so the build gets its own bound and
+// pprofTimeout is pprof's alone (a make bench on a fresh machine reported
+// "go tool pprof failed" for every missed goal).
+func pprofBinary(ctx context.Context, goBin string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, pprofBuildTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, goBin, "tool", "-n", "pprof").Output()
+	if err != nil {
+		return "", fmt.Errorf("finding pprof (go tool -n pprof): %s", oneLine(exitMessage(err)))
+	}
+	bin := strings.TrimSpace(string(out))
+	if bin == "" || strings.Contains(bin, "\n") {
+		return "", fmt.Errorf("finding pprof: go tool -n pprof printed %q", bin)
+	}
+	return bin, nil
+}
+
+// exitMessage is a failed command's stderr, or the error when it had none.
+func exitMessage(err error) string {
+	if ee, ok := err.(*exec.ExitError); ok && len(strings.TrimSpace(string(ee.Stderr))) > 0 {
+		return strings.TrimSpace(string(ee.Stderr))
+	}
+	return err.Error()
 }
 
 // trimPprofHeader drops the lines of pprof's header that differ per build
