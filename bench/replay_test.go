@@ -143,19 +143,26 @@ func replayFixture(t *testing.T, config, log string, n int) (*policy.Parsed, []b
 	return parsed, raw, creds, list, org
 }
 
+// writeConfigAndLog writes a config and an access log into dir and returns
+// their paths.
+func writeConfigAndLog(t *testing.T, dir, config, log string) (string, string) {
+	t.Helper()
+	conf, logPath := filepath.Join(dir, "sluice.toml"), filepath.Join(dir, "access.log")
+	for p, body := range map[string]string{conf: config, logPath: log} {
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return conf, logPath
+}
+
 // replayThroughGateway writes config and log, lays out n replayed
 // requests, and sends them once, one at a time, through the real gateway
 // rendered for the replay.
 func replayThroughGateway(t *testing.T, config, log string, n int) (*LoadResult, *replayList, *replayCreds, *origin.Server) {
 	t.Helper()
 	dir := t.TempDir()
-	conf, logPath := filepath.Join(dir, "sluice.toml"), filepath.Join(dir, "access.log")
-	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(logPath, []byte(log), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	conf, logPath := writeConfigAndLog(t, dir, config, log)
 	parsed, raw, creds, list, org := replayFixture(t, conf, logPath, n)
 	gw, err := startPlanGateway(context.Background(), PlanOptions{GatewayBin: sluiceBinary(t)}, parsed, raw, creds,
 		[]string{org.Addr()}, filepath.Join(dir, "gw"), false, 1, nil)
@@ -550,13 +557,7 @@ app_secrets = ["env:PLAN_TEST_UNSET"]
 		b.WriteString(l)
 	}
 	dir := t.TempDir()
-	conf, logPath := filepath.Join(dir, "sluice.toml"), filepath.Join(dir, "access.log")
-	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(logPath, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	conf, logPath := writeConfigAndLog(t, dir, config, b.String())
 	_, _, creds, list, _ := replayFixture(t, conf, logPath, 10)
 	for i, st := range list.Statuses {
 		a := list.hmac[i]
@@ -604,13 +605,7 @@ backend = "a"
 		b.WriteString(logLineT(i, "slow", 200, 300_000))
 	}
 	dir := t.TempDir()
-	conf, logPath := filepath.Join(dir, "sluice.toml"), filepath.Join(dir, "access.log")
-	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(logPath, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	conf, logPath := writeConfigAndLog(t, dir, config, b.String())
 	parsed, raw, creds, list, _ := replayFixture(t, conf, logPath, 4)
 	origins, err := startReplayOrigins(parsed.Config)
 	if err != nil {
